@@ -1,0 +1,57 @@
+"""Regularizer and moment map (MATH.md section 1).
+
+* ``R(W) = 1/2 sum_i ||W_i||_F^2``
+* ``mu_i(W) = W_i W_i^* - W_{i+1}^* W_{i+1}`` (i = 1..N-1), ``mu = A_W^*(W)``,
+  ``d/dt R(exp(t xi).W)|_{t=0} = <xi, mu(W)>``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .linalg import herm
+from .validation import as_weights
+
+__all__ = ["is_balanced", "moment_map", "moment_norm", "regularizer"]
+
+
+def _regularizer(W) -> float:
+    return 0.5 * float(sum(np.vdot(w, w).real for w in W))
+
+
+def _moment_map(W) -> tuple[np.ndarray, ...]:
+    return tuple(W[i] @ herm(W[i]) - herm(W[i + 1]) @ W[i + 1] for i in range(len(W) - 1))
+
+
+def _moment_norm(W) -> float:
+    return float(np.sqrt(sum(np.vdot(m, m).real for m in _moment_map(W))))
+
+
+def regularizer(W) -> float:
+    """L2 regularizer ``R(W) = 1/2 sum_i ||W_i||_F^2``."""
+    return _regularizer(as_weights(W))
+
+
+def moment_map(W) -> tuple[np.ndarray, ...]:
+    """Moment map ``mu_i = W_i W_i^* - W_{i+1}^* W_{i+1}`` for hidden layers i = 1..N-1.
+
+    Each ``mu_i`` is Hermitian ``d_i x d_i``; ``mu = A_W^*(W)`` and
+    ``d/dt R(exp(t xi).W)|_0 = <xi, mu>``. Empty tuple for depth 1.
+    """
+    return _moment_map(as_weights(W))
+
+
+def moment_norm(W) -> float:
+    """``||mu(W)|| = sqrt(sum_i ||mu_i||_F^2)``."""
+    return _moment_norm(as_weights(W))
+
+
+def is_balanced(W, rtol: float = 1e-10) -> bool:
+    """Whether ``||mu(W)|| <= rtol * 2 R(W)`` (``2R = sum ||W_i||^2``, the natural scale of mu).
+
+    Always true for depth 1 (no hidden layer).
+    """
+    W = as_weights(W)
+    if not (rtol >= 0):
+        raise ValueError(f"rtol = {rtol} must be non-negative")
+    return _moment_norm(W) <= rtol * 2.0 * _regularizer(W)
