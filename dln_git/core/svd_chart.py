@@ -67,12 +67,16 @@ def balanced_from_end_to_end(X, widths, rng=None, *, rtol: float = 1e-12):
     )
 
 
-def min_regularizer(X, depth) -> float:
+def min_regularizer(X, depth, *, rtol: float = 1e-12) -> float:
     """Minimum of R on the fiber over X: ``(N/2) sum_k s_k(X)^{2/N}``.
 
     Attained (when every hidden width is >= rank X) by :func:`balanced_from_end_to_end`.
+    Singular values below ``rtol * s_1`` count as zero, as in the SVD chart: rounding-level
+    singular values of a rank-deficient X would otherwise add ``(1e-16)^{2/N}`` each (1e-8 for
+    N = 4).
     """
     X = as_matrix(X, "X")
     N = as_depth(depth)
     s = np.linalg.svd(X, compute_uv=False)
+    s = s[: _rank_from_singular_values(s, rtol)]
     return float(0.5 * N * np.sum(s ** (2.0 / N)))

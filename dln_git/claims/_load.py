@@ -1,0 +1,3 @@
+"""Importing this module registers every built-in claim (one module per layer)."""
+
+from . import core  # noqa: F401

@@ -1,0 +1,142 @@
+"""The registry of checkable claims behind ``dln-git verify``.
+
+A claim is a statement of MATH.md with its section and tag (paper, known, derived) and a check
+``(rng, size) -> ClaimResult`` that *computes* a measured figure, the expected figure and the
+tolerance on random instances. Each layer registers its own claims with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "SIZES",
+    "Claim",
+    "ClaimResult",
+    "ClaimRun",
+    "all_claims",
+    "get_claim",
+    "register",
+    "run_claim",
+    "run_claims",
+]
+
+#: Sizes a check understands: "small" is the fast default, "medium" more and larger instances.
+SIZES = ("small", "medium")
+TAGS = ("paper", "known", "derived")
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """What a check measured.
+
+    ``passed`` is computed from the figures: ``|measured - expected| <= tolerance``, unless the
+    check passes ``passed`` explicitly (when several conditions must hold; ``detail`` then says
+    which).
+    """
+
+    measured: float
+    expected: float
+    tolerance: float
+    passed: bool | None = None
+    detail: str = ""
+
+    def __post_init__(self):
+        if self.passed is None:
+            ok = bool(abs(self.measured - self.expected) <= self.tolerance)
+            object.__setattr__(self, "passed", ok)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A registered claim: id, one-line statement, MATH.md section and tag, and its check."""
+
+    id: str
+    statement: str
+    section: str
+    tag: str
+    check: Callable[[np.random.Generator, str], ClaimResult] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ClaimRun:
+    """One run of a claim: its result, or the error it raised, and the time it took."""
+
+    claim: Claim
+    result: ClaimResult | None
+    error: str | None
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.result is not None and bool(self.result.passed)
+
+    @property
+    def verdict(self) -> str:
+        if self.error is not None:
+            return "ERROR"
+        return "PASS" if self.passed else "FAIL"
+
+
+_REGISTRY: dict[str, Claim] = {}
+
+
+def register(id: str, statement: str, section: str, tag: str):
+    """Decorator registering ``check(rng, size) -> ClaimResult`` as a claim."""
+    if tag not in TAGS:
+        raise ValueError(f"tag must be one of {TAGS}, got {tag!r}")
+
+    def decorator(check):
+        if id in _REGISTRY:
+            raise ValueError(f"claim {id!r} is registered twice")
+        _REGISTRY[id] = Claim(id, statement, section, tag, check)
+        return check
+
+    return decorator
+
+
+def all_claims() -> list[Claim]:
+    """Every registered claim, in registration order."""
+    from . import _load  # noqa: F401  (registers the built-in claims)
+
+    return list(_REGISTRY.values())
+
+
+def get_claim(claim_id: str) -> Claim:
+    """The claim with this id (KeyError listing the known ids otherwise)."""
+    claims = {c.id: c for c in all_claims()}
+    if claim_id not in claims:
+        raise KeyError(f"unknown claim {claim_id!r}; known claims: {', '.join(sorted(claims))}")
+    return claims[claim_id]
+
+
+def claim_rng(claim_id: str, seed: int) -> np.random.Generator:
+    """Generator for one claim: independent across claims, reproducible from the seed."""
+    return np.random.default_rng([int(seed), zlib.crc32(claim_id.encode())])
+
+
+def run_claim(claim: Claim, seed: int = 0, size: str = "small") -> ClaimRun:
+    """Run one claim; an exception is caught and reported as an error with its traceback."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+    start = time.perf_counter()
+    try:
+        result = claim.check(claim_rng(claim.id, seed), size)
+        if not isinstance(result, ClaimResult):
+            raise TypeError(f"check of {claim.id} returned {type(result).__name__}, not ClaimResult")
+        error = None
+    except Exception:  # reported, never swallowed silently
+        result, error = None, traceback.format_exc()
+    return ClaimRun(claim, result, error, time.perf_counter() - start)
+
+
+def run_claims(ids: Iterable[str] | None = None, seed: int = 0, size: str = "small") -> list[ClaimRun]:
+    """Run the given claims (all registered ones by default)."""
+    claims = all_claims() if ids is None else [get_claim(i) for i in ids]
+    return [run_claim(c, seed, size) for c in claims]

@@ -1,0 +1,1 @@
+"""Testing helpers: small dense references for the matrix-free core."""
