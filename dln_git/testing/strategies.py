@@ -22,6 +22,8 @@ Examples
 >>> import numpy as np
 >>> from hypothesis import given, settings
 >>> from hypothesis import strategies as st
+
+from ..core.weights import haar_orthonormal as _core_haar
 >>> from dln_git.testing import strategies as dst
 >>> @settings(max_examples=20, deadline=None)
 ... @given(dst.balanced_weights(dst.widths(patterns=("equal", "wide")), cond=100.0))
@@ -44,6 +46,8 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
+
+from ..core.weights import haar_orthonormal as _core_haar
 
 __all__ = [
     "PATTERNS",
@@ -143,7 +147,7 @@ def _dtype(is_complex: bool) -> type:
 def haar_orthonormal(
     rng: np.random.Generator | int | None, n: int, k: int, complex: bool = False
 ) -> np.ndarray:
-    """Haar-random ``n x k`` matrix with orthonormal columns.
+    """Haar-random ``n x k`` matrix with orthonormal columns (:func:`dln_git.haar_orthonormal`, rng first).
 
     The QR factorisation of a Gaussian matrix, with the phases of ``R``'s diagonal moved into
     ``Q`` (the "sign fix") so that the distribution is exactly Haar on the Stiefel manifold.
@@ -171,18 +175,7 @@ def haar_orthonormal(
     k = _check_int("k", k, 0)
     if k > n:
         raise ValueError(f"cannot have k = {k} orthonormal columns in dimension n = {n}")
-    rng = np.random.default_rng(rng)
-    if k == 0:
-        return np.zeros((n, 0), dtype=_dtype(complex))
-    if complex:
-        G = (rng.standard_normal((n, k)) + 1j * rng.standard_normal((n, k))) / np.sqrt(2.0)
-    else:
-        G = rng.standard_normal((n, k))
-    Q, R = np.linalg.qr(G, mode="reduced")
-    diag = np.diagonal(R)
-    absdiag = np.abs(diag)
-    phase = np.where(absdiag > 0, diag / np.where(absdiag > 0, absdiag, 1.0), 1.0)
-    return np.ascontiguousarray(Q * phase[np.newaxis, :], dtype=_dtype(complex))
+    return _core_haar(n, k, np.random.default_rng(rng), complex=complex)
 
 
 def _svd_product(U: np.ndarray, s: np.ndarray, V: np.ndarray) -> np.ndarray:
