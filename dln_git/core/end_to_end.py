@@ -187,8 +187,18 @@ class EndToEndMetric(LinearOperator):
             self._precond = apply_inverse
         return self._precond
 
-    def solve(self, rhs, rtol: float = 1e-12, maxiter: int | None = None) -> MetricSolution:
-        """Solve ``dphi dphi^*(Z) = rhs`` by preconditioned conjugate gradients."""
+    @property
+    def differential_norm_bound(self) -> float:
+        """Upper bound ``sqrt(sum_j ||L_j||_F ||R_j||_F)`` of the operator norm of ``dphi_W``."""
+        total = 0.0
+        for L, R in zip(self.left, self.right, strict=True):
+            total += (1.0 if L is None else float(np.linalg.norm(L))) * (
+                1.0 if R is None else float(np.linalg.norm(R))
+            )
+        return float(np.sqrt(total))
+
+    def solve(self, rhs, rtol: float = 1e-12, maxiter: int | None = None, *, atol: float = 0.0) -> MetricSolution:
+        """Solve ``dphi dphi^*(Z) = rhs`` by preconditioned CG, to ``max(rtol ||rhs||, atol)``."""
         rhs = as_matrix(rhs, "rhs")
         if rhs.shape != self.x_shape:
             raise ValueError(f"rhs has shape {rhs.shape}, expected the shape of X {self.x_shape}")
@@ -198,6 +208,7 @@ class EndToEndMetric(LinearOperator):
             rhs.ravel(),
             lambda v: M(v.reshape(self.x_shape)).ravel(),
             rtol=rtol,
+            atol=atol,
             maxiter=maxiter,
         )
         return MetricSolution.from_krylov(res.x.reshape(self.x_shape), res, rtol)
@@ -250,19 +261,20 @@ def end_to_end_metric(W) -> EndToEndMetric:
     return EndToEndMetric(W)
 
 
-def solve_end_to_end_metric(W, rhs, rtol: float = 1e-12, maxiter: int | None = None):
+def solve_end_to_end_metric(W, rhs, rtol: float = 1e-12, maxiter: int | None = None, *, atol: float = 0.0):
     """Solve ``dphi_W dphi_W^*(Z) = rhs`` matrix-free (preconditioned CG).
 
     The preconditioner is the inverse diagonal of the operator in the eigenbasis of its two
     end terms ``L_1 = B_1 B_1^*`` and ``R_N = F_{N-1}^* F_{N-1}``. When the metric is singular
     the system must be consistent (``rhs`` in the range of dphi, as ``dphi(V)`` always is); any
-    solution then gives the same ``dphi^*(Z)``.
+    solution then gives the same ``dphi^*(Z)``. Stops when the residual is below
+    ``max(rtol ||rhs||, atol)``.
 
     Returns
     -------
     MetricSolution
     """
-    sol = EndToEndMetric(W).solve(rhs, rtol=rtol, maxiter=maxiter)
+    sol = EndToEndMetric(W).solve(rhs, rtol=rtol, maxiter=maxiter, atol=atol)
     if not sol.converged:
         import warnings
 

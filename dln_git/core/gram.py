@@ -39,7 +39,7 @@ class GramSolution:
         Preconditioned conjugate-gradient iterations.
     residual : float
         ``||A_W^* A_W xi - rhs_range|| / ||rhs||`` where ``rhs_range`` is the part of rhs in the
-        range of the operator.
+        range of the operator (converged: the numerator is below ``max(rtol ||rhs||, atol)``).
     kernel_dim : int or None
         ``dim ker A_W`` (the stabiliser dimension), None if it was too large to compute.
     singular : bool or None
@@ -137,7 +137,12 @@ class GramOperator(LinearOperator):
                 self._kernel_error = str(exc)
         return self._kernel
 
-    def solve(self, rhs, rtol: float = 1e-10, maxiter: int | None = None) -> GramSolution:
+    @property
+    def action_norm_bound(self) -> float:
+        """Upper bound ``2 max_i ||W_i||_F`` of the operator norm of ``A_W`` (so ``||A^*A|| <= bound^2``)."""
+        return 2.0 * max(float(np.linalg.norm(w)) for w in self.weights)
+
+    def solve(self, rhs, rtol: float = 1e-10, maxiter: int | None = None, *, atol: float = 0.0) -> GramSolution:
         """Minimum-norm solution of ``A_W^* A_W xi = rhs`` (see :func:`solve_gram`)."""
         rhs = as_lie_algebra(rhs, self.widths, "rhs")
         if not self.shapes:
@@ -152,23 +157,26 @@ class GramOperator(LinearOperator):
             outside = norm(rk) / rnorm
             rhs = tuple(r - k for r, k in zip(rhs, rk, strict=True))
         M = self.preconditioner()
+        threshold = max(rtol * rnorm, atol)
         res = pcg(
             self._matvec,
             pack(rhs),
             lambda v: pack(M(unpack(v, self.shapes))),
-            rtol=rtol,
+            rtol=0.0,
+            atol=threshold,
             maxiter=maxiter,
         )
         xi = tuple(np.array(m) for m in unpack(res.x, self.shapes))
         if K is not None and K.dim > 0:
             xi = tuple(x - k for x, k in zip(xi, K.project(xi), strict=True))
-        residual = res.residual * (np.sqrt(max(1.0 - outside**2, 0.0)) if rnorm else 1.0)
-        converged = residual <= rtol
+        residual = res.residual * norm(rhs) / rnorm if rnorm else 0.0
+        converged = res.converged
         kdim = None if K is None else K.dim
         parts = [
             f"converged in {res.iterations} iterations" if converged
-            else f"did not converge: relative residual {residual:.2e} > rtol {rtol:.1e} after "
-            f"{res.iterations} iterations",
+            else f"did not converge: relative residual {residual:.2e} > rtol {rtol:.1e}"
+            + (f" (atol {atol:.1e})" if atol else "")
+            + f" after {res.iterations} iterations",
         ]
         if kdim is None:
             parts.append(f"kernel not computed ({self._kernel_error}): solution is not min-norm")
@@ -192,7 +200,7 @@ def gram_operator(W, *, rank_rtol: float = 1e-10) -> GramOperator:
     return GramOperator(W, rank_rtol=rank_rtol)
 
 
-def solve_gram(W, rhs, rtol: float = 1e-10, *, maxiter: int | None = None,
+def solve_gram(W, rhs, rtol: float = 1e-10, *, atol: float = 0.0, maxiter: int | None = None,
                rank_rtol: float = 1e-10) -> GramSolution:
     """Minimum-norm solution of ``A_W^* A_W xi = rhs``, matrix-free.
 
@@ -207,8 +215,8 @@ def solve_gram(W, rhs, rtol: float = 1e-10, *, maxiter: int | None = None,
     W : weights
     rhs : tuple of ndarray
         A Lie algebra element ``(r_1, ..., r_{N-1})`` (e.g. the moment map).
-    rtol : float
-        Relative residual tolerance.
+    rtol, atol : float
+        Stop when ``||A_W^* A_W xi - rhs|| <= max(rtol ||rhs||, atol)`` (on the range part of rhs).
 
     Returns
     -------
@@ -216,7 +224,7 @@ def solve_gram(W, rhs, rtol: float = 1e-10, *, maxiter: int | None = None,
         With ``singular``/``kernel_dim`` saying whether the operator is singular. A warning
         (:class:`ConvergenceWarning`) is issued if the tolerance was not reached.
     """
-    sol = GramOperator(W, rank_rtol=rank_rtol).solve(rhs, rtol=rtol, maxiter=maxiter)
+    sol = GramOperator(W, rank_rtol=rank_rtol).solve(rhs, rtol=rtol, maxiter=maxiter, atol=atol)
     if not sol.converged:
         warnings.warn(f"solve_gram {sol.message}", ConvergenceWarning, stacklevel=2)
     return sol

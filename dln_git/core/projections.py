@@ -14,6 +14,7 @@ from .end_to_end import EndToEndMetric, _differential, _differential_adjoint
 from .errors import ConvergenceWarning
 from .gauge import _action, _action_adjoint
 from .gram import GramOperator
+from .linalg import norm
 from .validation import _widths, as_tangent, as_weights
 
 __all__ = ["project_horizontal", "project_orbit", "project_vertical"]
@@ -26,7 +27,10 @@ def _validated(W, V):
 
 def _horizontal(W, V, rtol):
     metric = EndToEndMetric(W)
-    sol = metric.solve(_differential(W, V), rtol=rtol)
+    # accuracy on the scale of V: dphi(V) may be rounding noise (V vertical), partly outside
+    # range(dphi) when dphi is not surjective, and a purely relative tolerance cannot be met
+    atol = rtol * metric.differential_norm_bound * norm(V)
+    sol = metric.solve(_differential(W, V), rtol=rtol, atol=atol)
     if not sol.converged:
         warnings.warn(f"project_horizontal: metric solve {sol.message}", ConvergenceWarning,
                       stacklevel=3)
@@ -37,7 +41,8 @@ def project_horizontal(W, V, rtol: float = 1e-12):
     """``Pi_H(V) = dphi^*(Z)`` with ``dphi dphi^*(Z) = dphi(V)``: onto ``range(dphi_W^*)``.
 
     The part of V that moves X; orthogonal to the fiber. Matrix-free (CG on the end-to-end
-    metric, see :func:`solve_end_to_end_metric`).
+    metric, see :func:`solve_end_to_end_metric`), to a residual of
+    ``max(rtol ||dphi(V)||, rtol ||dphi|| ||V||)``.
     """
     W, V = _validated(W, V)
     return tuple(h.copy() for h in _horizontal(W, V, rtol))
@@ -58,7 +63,8 @@ def project_orbit(W, V, rtol: float = 1e-12):
     W, V = _validated(W, V)
     if len(W) == 1:
         return (0.0 * V[0],)
-    sol = GramOperator(W).solve(_action_adjoint(W, V), rtol=rtol)
+    gram = GramOperator(W)
+    sol = gram.solve(_action_adjoint(W, V), rtol=rtol, atol=rtol * gram.action_norm_bound * norm(V))
     if not sol.converged:
         warnings.warn(f"project_orbit: {sol.message}", ConvergenceWarning, stacklevel=2)
     return _action(W, sol.xi)

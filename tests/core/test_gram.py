@@ -198,12 +198,6 @@ def test_solve_gram_on_balanced_points_and_mostly_kernel_rhs(widths):
         assert sol.rhs_outside_range == pytest.approx(outside, abs=1e-10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=dg.ConvergenceWarning,
-    reason="package bug: solve_gram reports residual * sqrt(1 - outside**2), which loses all "
-    "accuracy when the rhs lies (almost) entirely in ker A_W, and warns 'did not converge'",
-)
 def test_solve_gram_rhs_almost_in_kernel_converges():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((2, 2))
