@@ -212,3 +212,30 @@ def test_solve_gram_rhs_almost_in_kernel_converges():
     _, pinv, _, _ = dense_pinv(W)
     assert np.linalg.norm(dg.pack(sol.xi) - pinv @ dense.flatten(rhs)) <= 1e-12
     assert sol.converged
+
+
+@pytest.mark.parametrize("widths", [(3, 3, 3, 3), (2, 4, 4, 2), (2, 5, 5, 2, 6), (3, 2, 1, 2, 3)])
+@pytest.mark.parametrize("is_complex", [False, True])
+def test_preconditioners_are_symmetric_psd_and_agree(widths, is_complex):
+    """Both preconditioners are Hermitian PSD matrices (dense check) and give the same min-norm xi."""
+    W = dg.random_weights(widths, 11, complex=is_complex)
+    op = dg.gram_operator(W)
+    n = op.shape[0]
+    for kind in ("jacobi", "block_lu"):
+        M = op.preconditioner(kind)
+        cols = [dg.pack(M(dg.unpack(e.astype(W[0].dtype), op.shapes))) for e in np.eye(n)]
+        Mm = np.column_stack(cols)
+        assert np.abs(Mm - Mm.conj().T).max() <= 1e-10 * np.abs(Mm).max()
+        assert np.linalg.eigvalsh(0.5 * (Mm + Mm.conj().T)).min() >= -1e-10 * np.abs(Mm).max()
+    mu = dg.moment_map(W)
+    a = dg.solve_gram(W, mu, rtol=1e-12, preconditioner="jacobi")
+    b = dg.solve_gram(W, mu, rtol=1e-12, preconditioner="block_lu")
+    ref = np.linalg.pinv(dense.dense_gram(W), rcond=1e-10) @ dg.pack(mu)
+    for sol in (a, b):
+        assert np.linalg.norm(dg.pack(sol.xi) - ref) <= 1e-8 * np.linalg.norm(ref)
+
+
+def test_unknown_preconditioner_rejected():
+    W = dg.random_weights((2, 3, 2), 0)
+    with pytest.raises(ValueError, match="preconditioner kind"):
+        dg.solve_gram(W, dg.moment_map(W), preconditioner="ilu")
