@@ -1,4 +1,5 @@
-"""Command line: ``dln-git verify`` (the registered claims of MATH.md)."""
+"""Command line: ``dln-git verify`` (the registered claims of MATH.md) and ``dln-git derive``
+(moment map and Kempf–Ness conditions derived symbolically for given widths)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,45 @@ def _verify(args) -> int:
     return 1 if failures else 0
 
 
+def _parse_widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"widths must be comma-separated integers like 2,3,2, got {text!r}") from None
+
+
+def _derive(args) -> int:
+    from .symbolic import count_conservation_laws, derive_moment_map, kempf_ness_conditions, to_latex
+
+    widths = args.widths
+    try:
+        mu = derive_moment_map(widths, complex=args.complex)
+        conditions = kempf_ness_conditions(widths, complex=args.complex)
+    except (ValueError, TypeError) as exc:
+        print(f"dln-git derive: {exc}", file=sys.stderr)
+        return 2
+    kind = "complex" if args.complex else "real"
+    print(f"widths {widths} ({kind}); moment map mu_i = d/dt R(exp(t xi).W)|_0, read off as the dual of xi:")
+    if args.latex:
+        print(to_latex(tuple(mu)))
+    for i, m in enumerate(mu if not args.latex else (), start=1):
+        for a in range(m.shape[0]):
+            for b in range(m.shape[1]):
+                print(f"  mu_{i}[{a},{b}] = {m[a, b]}")
+    if not mu:
+        print("(depth 1: no hidden layer, no moment map)")
+    print(f"Kempf–Ness conditions (balanced variety mu = 0), {len(conditions)} equations:")
+    if args.latex:
+        print(to_latex(conditions))
+    else:
+        for eq in conditions:
+            print(f"  {eq} = 0")
+    if args.laws:
+        count = count_conservation_laws(widths, "linear", rng=args.seed)
+        print(count)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dln-git",
@@ -58,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--size", choices=SIZES, default="small", help="instance size (default small)")
     verify.add_argument("--list", action="store_true", help="list the claims instead of running them")
     verify.set_defaults(func=_verify)
+    derive = sub.add_parser("derive", help="derive the moment map and Kempf–Ness conditions symbolically")
+    derive.add_argument("--widths", type=_parse_widths, required=True, help="widths d_0,...,d_N, e.g. 2,3,2")
+    derive.add_argument("--complex", action="store_true", help="complex weights (U(d) instead of O(d))")
+    derive.add_argument("--latex", action="store_true", help="print LaTeX")
+    derive.add_argument("--laws", action="store_true", help="count the conservation laws (Lie-algebra rank)")
+    derive.add_argument("--seed", type=int, default=0, help="seed of the random point for --laws")
+    derive.set_defaults(func=_derive)
     return parser
 
 

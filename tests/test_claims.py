@@ -50,6 +50,18 @@ def test_all_core_claims_pass(seed):
     assert not failed
 
 
+def test_every_registered_claim_passes_the_default_run():
+    """What `dln-git verify` runs by default: every claim, seed 0, small size."""
+    runs = run_claims(seed=0, size="small")
+    assert {r.claim.id for r in runs} >= SECTION_1_2_CLAIMS | {
+        "symbolic.moment_map_matches",
+        "symbolic.identities",
+        "symbolic.conservation_laws",
+    }
+    failed = [(r.claim.id, r.result, r.error) for r in runs if not r.passed]
+    assert not failed
+
+
 def test_claim_results_are_computed_not_constant():
     """A claim's figures depend on the random instances: two seeds give different measurements."""
     claim = get_claim("core.moment_map_derivative")

@@ -1,0 +1,36 @@
+"""Symbolic layer (sympy): the gauge action on explicit symbolic matrices, the moment map and the
+Kempf–Ness conditions derived (not typed in), identities proved to exactly zero, LaTeX, lambdify
+to numpy, and conservation-law counting (Marcotte–Gribonval–Peyré).
+
+It is the independent oracle the numerical core is tested against; nothing numerical depends on
+it at run time.
+"""
+
+from .conservation import ConservationLawCount, count_conservation_laws, moment_map_jacobian_rank
+from .identities import Identity, IdentityReport, prove_identities, prove_identity
+from .kempf_ness import ConditionLabel, KempfNessConditions, kempf_ness_conditions
+from .lambdify import lambdify_moment_map
+from .latex import to_latex
+from .matrices import DEFAULT_MAX_SYMBOLS, symbolic_end_to_end, symbolic_lie_algebra, symbolic_weights
+from .moment_map import derive_moment_map, moment_map_closed_form
+
+__all__ = [
+    "DEFAULT_MAX_SYMBOLS",
+    "ConditionLabel",
+    "ConservationLawCount",
+    "Identity",
+    "IdentityReport",
+    "KempfNessConditions",
+    "count_conservation_laws",
+    "derive_moment_map",
+    "kempf_ness_conditions",
+    "lambdify_moment_map",
+    "moment_map_closed_form",
+    "moment_map_jacobian_rank",
+    "prove_identities",
+    "prove_identity",
+    "symbolic_end_to_end",
+    "symbolic_lie_algebra",
+    "symbolic_weights",
+    "to_latex",
+]
