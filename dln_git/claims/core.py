@@ -210,22 +210,27 @@ def _patterns(size):
         yield from itertools.product(range(1, limit + 1), repeat=N + 1)
 
 
+def _rule_mismatches(rng, size, holds, what: str) -> ClaimResult:
+    """Check ``holds(widths, W)`` at a random W of every width pattern; count the exceptions."""
+    examples, count = [], 0
+    for widths in _patterns(size):
+        count += 1
+        if not holds(widths, random_weights(widths, rng)):
+            examples.append(widths)
+    return ClaimResult(len(examples), 0, 0, detail=f"{count} width patterns, {what}; mismatches: {examples[:5]}")
+
+
 @register(
     "core.funnel_rule",
     "At generic W the gauge directions fill the fiber's tangent space exactly when no hidden layer is a funnel.",
     section="2", tag="derived",
 )
 def _funnel_rule(rng, size):
-    mismatches, count, examples = 0, 0, []
-    for widths in _patterns(size):
-        W = random_weights(widths, rng)
+    def holds(widths, W):
         orbit, fiber = dense.dense_orbit_dimension(W), dense.dense_fiber_dimension(W)
-        predicted_equal = not funnel_layers(widths)
-        count += 1
-        if (orbit == fiber) != predicted_equal or orbit > fiber:
-            mismatches += 1
-            examples.append(widths)
-    return ClaimResult(mismatches, 0, 0, detail=f"{count} width patterns, dense ranks; mismatches: {examples[:5]}")
+        return orbit <= fiber and (orbit == fiber) == (not funnel_layers(widths))
+
+    return _rule_mismatches(rng, size, holds, "dense ranks")
 
 
 @register(
@@ -235,19 +240,14 @@ def _funnel_rule(rng, size):
     section="2", tag="derived",
 )
 def _stabiliser_rule(rng, size):
-    mismatches, count, examples = 0, 0, []
-    for widths in _patterns(size):
-        W = random_weights(widths, rng)
+    def holds(widths, W):
         stab = dense.dense_stabiliser_dimension(W)
-        ok = (stab > 0) == bool(stabiliser_layers(widths))
         if len(widths) == 3:
             d0, d1, d2 = widths
-            ok = ok and stab == max(d1 - d0, 0) * max(d1 - d2, 0)
-        count += 1
-        if not ok:
-            mismatches += 1
-            examples.append(widths)
-    return ClaimResult(mismatches, 0, 0, detail=f"{count} width patterns, dense ranks; mismatches: {examples[:5]}")
+            return stab == max(d1 - d0, 0) * max(d1 - d2, 0) and (stab > 0) == bool(stabiliser_layers(widths))
+        return (stab > 0) == bool(stabiliser_layers(widths))
+
+    return _rule_mismatches(rng, size, holds, "dense ranks")
 
 
 @register(
@@ -257,16 +257,11 @@ def _stabiliser_rule(rng, size):
     section="2", tag="derived",
 )
 def _closed_orbit_rule(rng, size):
-    mismatches, count, examples = 0, 0, []
-    for widths in _patterns(size):
-        W = random_weights(widths, rng)
+    def holds(widths, W):
         rx = np.linalg.matrix_rank(end_to_end(W))
-        ranks_equal = all(np.linalg.matrix_rank(w) == rx for w in W)
-        count += 1
-        if ranks_equal != generic_orbits_closed(widths):
-            mismatches += 1
-            examples.append(widths)
-    return ClaimResult(mismatches, 0, 0, detail=f"{count} width patterns; mismatches: {examples[:5]}")
+        return all(np.linalg.matrix_rank(w) == rx for w in W) == generic_orbits_closed(widths)
+
+    return _rule_mismatches(rng, size, holds, "ranks of the layers and of X")
 
 
 @register(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from core_helpers import SEEDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dln_git as dg
 from dln_git.testing import dense
 from dln_git.testing import strategies as dst
-
-SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 
 
 @st.composite

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from core_helpers import SEEDS, random_tuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,22 +17,10 @@ import dln_git as dg
 from dln_git.testing import dense
 from dln_git.testing import strategies as dst
 
-SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
-
 #: Width patterns with a non-trivial stabiliser at generic W (singular Gram operator), and some
 #: without, including funnels and bottlenecks.
 SINGULAR = [(2, 4, 2), (2, 4, 4, 2), (1, 3, 1), (1, 2, 1), (2, 3, 3), (1, 4, 3, 1), (3, 4, 3, 3)]
 REGULAR = [(3, 3, 3), (3, 2, 1), (1, 2, 3), (3, 1, 3), (1, 2, 2), (4, 3, 2, 3, 4), (2, 2, 2, 2, 2)]
-
-
-def random_tuple(rng, shapes, is_complex: bool) -> tuple[np.ndarray, ...]:
-    out = []
-    for shp in shapes:
-        M = rng.standard_normal(shp)
-        if is_complex:
-            M = M + 1j * rng.standard_normal(shp)
-        out.append(M)
-    return tuple(out)
 
 
 def lie_shapes(d):

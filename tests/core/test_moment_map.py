@@ -13,8 +13,6 @@ import dln_git as dg
 from dln_git.testing import dense
 from dln_git.testing import strategies as dst
 
-SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
-
 
 @st.composite
 def cases(draw, min_depth: int = 1, max_depth: int = 4, max_width: int = 4):

@@ -5,24 +5,13 @@
 from __future__ import annotations
 
 import numpy as np
+from core_helpers import SEEDS, random_tuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dln_git as dg
 from dln_git.testing import dense
 from dln_git.testing import strategies as dst
-
-SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
-
-
-def random_tuple(rng, shapes, is_complex: bool) -> tuple[np.ndarray, ...]:
-    out = []
-    for shp in shapes:
-        M = rng.standard_normal(shp)
-        if is_complex:
-            M = M + 1j * rng.standard_normal(shp)
-        out.append(M)
-    return tuple(out)
 
 
 def effective_cond(M) -> float:

@@ -13,18 +13,12 @@ import itertools
 import numpy as np
 import pytest
 import scipy.optimize
+from core_helpers import SEEDS, product
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dln_git as dg
 from dln_git.testing import strategies as dst
-
-SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
-
-
-def product(W) -> np.ndarray:
-    mats = list(reversed(W))
-    return mats[0].copy() if len(mats) == 1 else np.linalg.multi_dot(mats)
 
 
 def rmin_formula(X, N, rank) -> float:

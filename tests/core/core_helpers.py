@@ -1,0 +1,23 @@
+"""Helpers shared by the core tests (independent of the package's own code paths)."""
+
+import numpy as np
+from hypothesis import strategies as st
+
+SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
+
+
+def product(W) -> np.ndarray:
+    """``W_N ... W_1`` by ``numpy.linalg.multi_dot`` (not the package's recursion)."""
+    mats = list(reversed(W))
+    return mats[0].copy() if len(mats) == 1 else np.linalg.multi_dot(mats)
+
+
+def random_tuple(rng, shapes, is_complex: bool) -> tuple[np.ndarray, ...]:
+    """Gaussian matrices of the given shapes (complex Gaussian when ``is_complex``)."""
+    out = []
+    for shp in shapes:
+        M = rng.standard_normal(shp)
+        if is_complex:
+            M = M + 1j * rng.standard_normal(shp)
+        out.append(M)
+    return tuple(out)
