@@ -47,6 +47,8 @@ import sys
 import time
 from pathlib import Path
 
+from _bench_env import configure_threads, steal_seconds
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BLAS_ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 TARGET_SECONDS = 60.0
@@ -75,14 +77,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def configure_threads(threads: int) -> None:
-    """Export the BLAS thread count; must run before numpy is imported."""
-    if "numpy" in sys.modules:
-        raise RuntimeError("configure_threads must run before numpy is imported")
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
-
-
 def import_counter():
     try:
         from dln_git.symbolic.conservation import count_conservation_laws
@@ -90,16 +84,6 @@ def import_counter():
         sys.path.insert(0, str(REPO_ROOT))
         from dln_git.symbolic.conservation import count_conservation_laws
     return count_conservation_laws
-
-
-def steal_seconds() -> float | None:
-    """Total CPU time stolen by the hypervisor so far (Linux /proc/stat), in seconds."""
-    try:
-        with open("/proc/stat") as f:
-            fields = f.readline().split()
-        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def draw_networks(seed: int, n_linear: int, n_relu: int):

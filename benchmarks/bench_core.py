@@ -66,6 +66,8 @@ import time
 import warnings
 from pathlib import Path
 
+from _bench_env import configure_threads, steal_seconds
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BLAS_ENV_VARS = (
     "OPENBLAS_CORETYPE",
@@ -114,14 +116,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if min(args.widths) < 1 or args.repeats < 1 or args.threads < 1 or args.dense_repeats < 1:
         p.error("widths, repeats, dense-repeats and threads must be positive")
     return args
-
-
-def configure_threads(threads: int) -> None:
-    """Export the BLAS thread count; must run before numpy is imported."""
-    if "numpy" in sys.modules:
-        raise RuntimeError("configure_threads must run before numpy is imported")
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
 
 
 def import_package():
@@ -212,16 +206,6 @@ def blas_report(threads: int):
                 print(f"  [ctypes] {os.path.basename(path)}: kernel={q.get('core')} "
                       f"threads={q.get('threads')} config={q.get('config')!r}")
     return limiter
-
-
-def _steal_seconds() -> float | None:
-    """Total CPU time stolen by the hypervisor so far (Linux /proc/stat), in seconds."""
-    try:
-        with open("/proc/stat") as f:
-            fields = f.readline().split()
-        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,7 +427,7 @@ def section_dense(dln_git, args) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_threads(args.threads)
-    t_start, steal0 = time.perf_counter(), _steal_seconds()
+    t_start, steal0 = time.perf_counter(), steal_seconds()
     dln_git = import_package()
     limiter = blas_report(args.threads)
     print(f"  precision: {'complex128' if args.complex else 'float64'}; rtol = {args.rtol:g}; "
@@ -455,7 +439,7 @@ def main(argv=None) -> int:
     if not args.skip_dense:
         section_dense(dln_git, args)
     wall = time.perf_counter() - t_start
-    steal1 = _steal_seconds()
+    steal1 = steal_seconds()
     steal = "" if steal0 is None or steal1 is None else (
         f"; CPU time stolen by the hypervisor: {steal1 - steal0:.1f} s over all cores"
     )

@@ -1,0 +1,22 @@
+"""Environment helpers shared by the benchmark scripts (run as ``python benchmarks/<script>.py``)."""
+
+import os
+import sys
+
+
+def configure_threads(threads: int) -> None:
+    """Export the BLAS thread count; must run before numpy is imported."""
+    if "numpy" in sys.modules:
+        raise RuntimeError("configure_threads must run before numpy is imported")
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def steal_seconds() -> float | None:
+    """Total CPU time stolen by the hypervisor so far (Linux /proc/stat), in seconds."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
