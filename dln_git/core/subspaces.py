@@ -21,6 +21,7 @@ import numpy as np
 
 from .end_to_end import backward_products, forward_products
 from .linalg import _rank_from_singular_values, herm, orthonormal_complement, pack, unpack
+from .validation import as_weights
 
 __all__ = ["FactoredSubspace", "TooLargeError", "differential_cokernel", "stabiliser_subspace"]
 
@@ -123,6 +124,7 @@ def stabiliser_subspace(W, rtol: float = 1e-10) -> FactoredSubspace:
     the largest; the final constraint system uses the absolute tolerance
     ``rtol * max_i ||W_i||_2``.
     """
+    W = as_weights(W)
     N = len(W)
     if N == 1:
         return FactoredSubspace((), (), None)
@@ -165,6 +167,7 @@ def differential_cokernel(W, rtol: float = 1e-10) -> FactoredSubspace:
     ``Z = U_a Y V_b^*`` with ``U_a`` a basis of ``range(B_1)^⊥`` and ``V_b`` of ``ker F_{N-1}``,
     subject to ``B_j^* Z F_{j-1}^* = 0`` for j = 2..N-1.
     """
+    W = as_weights(W)
     N = len(W)
     dN, d0 = W[-1].shape[0], W[0].shape[1]
     dtype = W[0].dtype

@@ -179,3 +179,11 @@ def test_inputs_are_not_modified():
     dg.solve_gram(W, dg.moment_map(W))
     dg.end_to_end(W)[0, 0] = 123.0  # the returned X is a copy
     assert all(np.array_equal(a, b) for a, b in zip(W, before, strict=True))
+
+
+@pytest.mark.parametrize("fn", [dg.stabiliser_subspace, dg.differential_cokernel, dg.regime])
+def test_subspace_functions_validate_their_input(fn):
+    with pytest.raises(ValueError, match="layer 2"):
+        fn((np.ones((3, 2)), np.ones((2, 4))))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fn((np.full((2, 2), np.nan), np.ones((2, 2))))
