@@ -12,7 +12,6 @@ import numpy as np
 
 __all__ = [
     "herm",
-    "hermitian_part",
     "inner",
     "norm",
     "numerical_rank",
@@ -25,11 +24,6 @@ __all__ = [
 def herm(A: np.ndarray) -> np.ndarray:
     """Conjugate transpose ``A^*`` (a view for real arrays)."""
     return A.T.conj() if np.iscomplexobj(A) else A.T
-
-
-def hermitian_part(A: np.ndarray) -> np.ndarray:
-    """``Herm(A) = (A + A^*) / 2``."""
-    return 0.5 * (A + herm(A))
 
 
 def inner(A: Sequence[np.ndarray], B: Sequence[np.ndarray]) -> float:

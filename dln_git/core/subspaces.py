@@ -65,16 +65,6 @@ class FactoredSubspace:
             Y = list(unpack(y, self.y_shapes))
         return tuple(L @ Yk @ herm(R) for L, R, Yk in zip(self.left, self.right, Y, strict=True))
 
-    def vectors(self, shapes) -> list[tuple[np.ndarray, ...]]:
-        """An orthonormal basis of the subspace, as tuples of matrices (small sizes only)."""
-        n = sum(p * q for p, q in self.y_shapes)
-        Z = np.eye(n) if self.basis is None else self.basis
-        out = []
-        for col in Z.T:
-            Y = unpack(col, self.y_shapes)
-            out.append(tuple(L @ Yk @ herm(R) for L, R, Yk in zip(self.left, self.right, Y, strict=True)))
-        return out
-
 
 def _null_space(rows: list[list[tuple[int, np.ndarray, np.ndarray]]], y_shapes, atol: float):
     """Null space of ``Y -> (sum_terms A Y_k B)_rows``; None if there is no constraint."""

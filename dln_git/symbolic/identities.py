@@ -53,6 +53,7 @@ from .matrices import (
     PolyAlgebra,
     PolyMatrix,
     _check_flag,
+    _flat_entries,
     check_symbol_budget,
     is_zero,
     lie_algebra_symbol_count,
@@ -126,18 +127,8 @@ class IdentityReport:
         return "\n".join(lines)
 
 
-def _entries(obj):
-    if isinstance(obj, sympy.MatrixBase):
-        yield from obj
-    elif isinstance(obj, (tuple, list, sympy.Tuple)):
-        for o in obj:
-            yield from _entries(o)
-    else:
-        yield obj
-
-
 def _first_nonzero(residual) -> sympy.Basic | None:
-    for e in _entries(residual):
+    for e in _flat_entries(residual):
         if sympy.expand(e) != 0:
             return e
     return None

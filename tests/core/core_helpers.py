@@ -3,6 +3,8 @@
 import numpy as np
 from hypothesis import strategies as st
 
+from dln_git.testing import strategies as dst
+
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 
 
@@ -21,3 +23,15 @@ def random_tuple(rng, shapes, is_complex: bool) -> tuple[np.ndarray, ...]:
             M = M + 1j * rng.standard_normal(shp)
         out.append(M)
     return tuple(out)
+
+
+@st.composite
+def cases(draw, min_depth: int = 1, max_depth: int = 4, max_width: int = 4, scale: float = 1.0, widths=None):
+    """``(widths, W, is_complex, rng)``: constructive weights of drawn (or given) widths, real or complex."""
+    is_complex = draw(st.booleans())
+    if widths is None:
+        widths = dst.widths(min_depth=min_depth, max_depth=max_depth, max_width=max_width)
+    d = draw(widths) if isinstance(widths, st.SearchStrategy) else widths
+    W = draw(dst.weights(d, complex=is_complex, scale=scale))
+    rng = np.random.default_rng(draw(SEEDS))
+    return d, W, is_complex, rng

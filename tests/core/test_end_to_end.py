@@ -9,26 +9,15 @@ adjoint.
 from __future__ import annotations
 
 import numpy as np
-from core_helpers import SEEDS, product, random_tuple
+from core_helpers import cases, product, random_tuple
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import dln_git as dg
 from dln_git.testing import dense
-from dln_git.testing import strategies as dst
 
 
 def flat(mats) -> np.ndarray:
     return dense.flatten(mats)
-
-
-@st.composite
-def cases(draw, max_depth: int = 4, max_width: int = 4):
-    is_complex = draw(st.booleans())
-    d = draw(dst.widths(max_depth=max_depth, max_width=max_width))
-    W = draw(dst.weights(d, complex=is_complex))
-    rng = np.random.default_rng(draw(SEEDS))
-    return d, W, is_complex, rng
 
 
 def scale_of(W) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
-from core_helpers import SEEDS, product, random_tuple
+from core_helpers import cases, product, random_tuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,15 +39,6 @@ def explicit_action(g, W) -> tuple[np.ndarray, ...]:
 
 def conds(g) -> float:
     return max((np.linalg.cond(x) for x in g), default=1.0)
-
-
-@st.composite
-def cases(draw, max_depth: int = 4, max_width: int = 4, scale: float = 1.0):
-    is_complex = draw(st.booleans())
-    d = draw(dst.widths(max_depth=max_depth, max_width=max_width))
-    W = draw(dst.weights(d, complex=is_complex, scale=scale))
-    rng = np.random.default_rng(draw(SEEDS))
-    return d, W, is_complex, rng
 
 
 # ---------------------------------------------------------------------------------------------

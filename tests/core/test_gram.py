@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from core_helpers import SEEDS, random_tuple
+from core_helpers import cases, random_tuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dln_git as dg
 from dln_git.testing import dense
-from dln_git.testing import strategies as dst
 
 #: Width patterns with a non-trivial stabiliser at generic W (singular Gram operator), and some
 #: without, including funnels and bottlenecks.
@@ -25,17 +24,6 @@ REGULAR = [(3, 3, 3), (3, 2, 1), (1, 2, 3), (3, 1, 3), (1, 2, 2), (4, 3, 2, 3, 4
 
 def lie_shapes(d):
     return [(n, n) for n in d[1:-1]]
-
-
-@st.composite
-def cases(draw, max_depth: int = 4, max_width: int = 4, widths=None):
-    is_complex = draw(st.booleans())
-    if widths is None:
-        widths = dst.widths(min_depth=2, max_depth=max_depth, max_width=max_width)
-    d = draw(widths) if isinstance(widths, st.SearchStrategy) else widths
-    W = draw(dst.weights(d, complex=is_complex))
-    rng = np.random.default_rng(draw(SEEDS))
-    return d, W, is_complex, rng
 
 
 def dense_pinv(W):
@@ -58,7 +46,7 @@ def materialize(op, is_complex):
 
 
 @settings(deadline=None)
-@given(cases())
+@given(cases(min_depth=2))
 def test_gram_operator_matches_dense(case):
     d, W, is_complex, rng = case
     G = dg.gram_operator(W)
@@ -86,7 +74,7 @@ def test_gram_operator_matches_dense(case):
 
 
 @settings(deadline=None)
-@given(cases())
+@given(cases(min_depth=2))
 def test_gram_operator_self_adjoint_psd(case):
     d, W, is_complex, rng = case
     G = dg.gram_operator(W)
@@ -131,14 +119,14 @@ def _check_min_norm_solution(W, rhs, is_complex, expect_consistent: bool):
 
 
 @settings(deadline=None)
-@given(cases(widths=dst.widths(min_depth=2, max_depth=4, max_width=4)))
+@given(cases(min_depth=2))
 def test_solve_gram_mu_is_min_norm(case):
     _d, W, is_complex, _ = case
     _check_min_norm_solution(W, dg.moment_map(W), is_complex, expect_consistent=True)
 
 
 @settings(deadline=None)
-@given(cases(widths=dst.widths(min_depth=2, max_depth=4, max_width=4)))
+@given(cases(min_depth=2))
 def test_solve_gram_random_rhs_least_squares(case):
     """An arbitrary rhs (outside the range when singular) gives (A^*A)^+ rhs."""
     d, W, is_complex, rng = case

@@ -6,20 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+from core_helpers import cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dln_git as dg
 from dln_git.testing import dense
 from dln_git.testing import strategies as dst
-
-
-@st.composite
-def cases(draw, min_depth: int = 1, max_depth: int = 4, max_width: int = 4):
-    is_complex = draw(st.booleans())
-    d = draw(dst.widths(min_depth=min_depth, max_depth=max_depth, max_width=max_width))
-    W = draw(dst.weights(d, complex=is_complex))
-    return d, W, is_complex
 
 
 def herm(A):
@@ -33,7 +26,7 @@ def sq_norm(W) -> float:
 @settings(deadline=None)
 @given(cases())
 def test_regularizer_and_moment_norm(case):
-    _, W, _ = case
+    _, W, _, _ = case
     assert abs(dg.regularizer(W) - 0.5 * sq_norm(W)) <= 1e-14 * sq_norm(W)
     mu = dense.dense_moment_map(W)
     ref = np.sqrt(sum(np.linalg.norm(m) ** 2 for m in mu))
@@ -43,7 +36,7 @@ def test_regularizer_and_moment_norm(case):
 @settings(deadline=None)
 @given(cases())
 def test_moment_map_closed_form_matches_dense_and_adjoint(case):
-    d, W, is_complex = case
+    d, W, is_complex, _ = case
     mu = dg.moment_map(W)
     assert len(mu) == len(W) - 1
     assert [m.shape for m in mu] == [(n, n) for n in d[1:-1]]
@@ -64,7 +57,7 @@ def test_moment_map_closed_form_matches_dense_and_adjoint(case):
 @given(st.data())
 def test_moment_map_is_K_equivariant(data):
     """mu(k.W) = k mu(W) k^* for k in K = prod O(d_i) (U(d_i) in the complex case)."""
-    d, W, is_complex = data.draw(cases(min_depth=2))
+    d, W, is_complex, _ = data.draw(cases(min_depth=2))
     k = data.draw(dst.gauge_elements(d, cond=1.0, complex=is_complex))
     for ki in k:  # precondition: the strategy gave orthogonal / unitary matrices
         assert np.linalg.norm(herm(ki) @ ki - np.eye(ki.shape[0])) <= 1e-12
@@ -80,7 +73,7 @@ def test_moment_map_is_K_equivariant(data):
 @given(st.data())
 def test_moment_map_is_derivative_of_regularizer_along_orbit(data):
     """d/dt R(exp(t xi).W)|_0 = <xi, mu(W)>, by central differences (any xi, not only Hermitian)."""
-    d, W, is_complex = data.draw(cases(min_depth=2))
+    d, W, is_complex, _ = data.draw(cases(min_depth=2))
     xi = data.draw(dst.lie_algebra_elements(d, complex=is_complex))
     h = 1e-5
     fd = (dg.regularizer(dg.gauge_exp(xi, W, h)) - dg.regularizer(dg.gauge_exp(xi, W, -h))) / (2 * h)
@@ -115,7 +108,7 @@ def _eigen_closed_form(W, s):
 @given(st.data())
 def test_regularizer_is_convex_along_hermitian_directions(data):
     """t -> R(exp(t s).W), s Hermitian: f''(0) = 2 ||A_W(s)||^2 and f'' >= 0 on a grid of t."""
-    d, W, is_complex = data.draw(cases(min_depth=2))
+    d, W, is_complex, _ = data.draw(cases(min_depth=2))
     s = data.draw(dst.lie_algebra_elements(d, scale=0.5, complex=is_complex, hermitian=True))
     c, delta = _eigen_closed_form(W, s)
 

@@ -5,13 +5,12 @@
 from __future__ import annotations
 
 import numpy as np
-from core_helpers import SEEDS, random_tuple
+from core_helpers import cases, random_tuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dln_git as dg
 from dln_git.testing import dense
-from dln_git.testing import strategies as dst
 
 
 def effective_cond(M) -> float:
@@ -22,11 +21,9 @@ def effective_cond(M) -> float:
 
 
 @st.composite
-def cases(draw, max_depth: int = 4, max_width: int = 4):
-    is_complex = draw(st.booleans())
-    d = draw(dst.widths(max_depth=max_depth, max_width=max_width))
-    W = draw(dst.weights(d, complex=is_complex))
-    rng = np.random.default_rng(draw(SEEDS))
+def cases_with_vectors(draw, max_depth: int = 4, max_width: int = 4):
+    """``(widths, W, V, U)`` with V, U random weight-space vectors."""
+    d, W, is_complex, rng = draw(cases(max_depth=max_depth, max_width=max_width))
     V = random_tuple(rng, [w.shape for w in W], is_complex)
     U = random_tuple(rng, [w.shape for w in W], is_complex)
     return d, W, V, U
@@ -59,7 +56,7 @@ def tolerance(W, kind) -> float:
 
 
 @settings(deadline=None)
-@given(cases())
+@given(cases_with_vectors())
 def test_projections_match_dense_projectors(case):
     _d, W, V, _ = case
     for kind, (proj, dense_proj) in PROJECTIONS.items():
@@ -69,7 +66,7 @@ def test_projections_match_dense_projectors(case):
 
 
 @settings(deadline=None)
-@given(cases())
+@given(cases_with_vectors())
 def test_projections_idempotent_and_self_adjoint(case):
     _d, W, V, U = case
     for kind, (proj, _) in PROJECTIONS.items():
@@ -85,7 +82,7 @@ def test_projections_idempotent_and_self_adjoint(case):
 
 
 @settings(deadline=None)
-@given(cases())
+@given(cases_with_vectors())
 def test_vertical_plus_horizontal_is_identity_and_orthogonal(case):
     _d, W, V, _ = case
     tol = tolerance(W, "vertical")
@@ -96,7 +93,7 @@ def test_vertical_plus_horizontal_is_identity_and_orthogonal(case):
 
 
 @settings(deadline=None)
-@given(cases())
+@given(cases_with_vectors())
 def test_vertical_part_in_kernel_and_orbit_part_in_range(case):
     _d, W, V, _ = case
     J = dense.dense_end_to_end_jacobian(W)
@@ -122,7 +119,7 @@ def test_vertical_part_in_kernel_and_orbit_part_in_range(case):
 
 
 @settings(deadline=None)
-@given(cases(max_depth=4, max_width=4))
+@given(cases_with_vectors(max_depth=4, max_width=4))
 def test_orbit_projection_equals_vertical_off_funnels(case):
     """Off funnel layers (generic W) the gauge directions span the fiber tangent: P_W = Pi_V."""
     d, W, V, _ = case
