@@ -1,0 +1,101 @@
+"""The vector fields of the balancing flows (MATH.md section 3), as gauge generators or velocities.
+
+* L2 orbit flow: ``dW/dt = -A_W(xi)``, ``A_W^* A_W xi = mu(W)`` (min-norm xi): generator ``-xi``.
+* Finite-time form: ``dW/ds = -A_W(xi)``, ``A_W^* A_W xi = mu_0`` (fixed rhs): generator ``-xi``.
+* Squared-moment-map flow: ``dW/dt = -A_W(mu(W))``: generator ``-mu(W)``.
+* L2 fiber flow: ``dW/dt = -Pi_V(W)`` (a velocity, not a gauge direction on funnels), with
+  :func:`fiber_retraction` bringing a point back onto ``phi(W) = X_0``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.end_to_end import EndToEndMetric, _differential, _differential_adjoint, end_to_end
+from ..core.gram import GramOperator
+from ..core.linalg import norm
+from ..core.moment_map import _moment_map
+
+__all__ = ["FiberVelocity", "L2Generator", "MomentGenerator", "fiber_retraction"]
+
+
+class _Failures:
+    """Collects the messages of inner solves that did not converge (reported, never hidden)."""
+
+    def __init__(self):
+        self.failures: list[str] = []
+
+    def note(self, what: str, message: str) -> None:
+        if len(self.failures) < 5:
+            self.failures.append(f"{what}: {message}")
+        elif len(self.failures) == 5:
+            self.failures.append("... (further failures not listed)")
+
+
+class L2Generator(_Failures):
+    """``W -> -xi`` with ``A_W^* A_W xi = rhs(W)``, minimum-norm, to relative residual ``rtol``.
+
+    ``rhs(W) = mu(W)`` for the L2 flow, or a fixed ``mu_0`` for its finite-time form. The
+    previous solution warm-starts the next solve when the solver supports it.
+    """
+
+    def __init__(self, rtol: float, fixed_rhs=None):
+        super().__init__()
+        self.rtol = rtol
+        self.fixed_rhs = fixed_rhs
+        self.iterations = 0
+
+    def __call__(self, W):
+        rhs = _moment_map(W) if self.fixed_rhs is None else self.fixed_rhs
+        gram = GramOperator(W)
+        sol = gram.solve(rhs, rtol=self.rtol)
+        self.iterations += sol.iterations
+        if not sol.converged:
+            self.note("Gram solve", sol.message)
+        return tuple(-x for x in sol.xi)
+
+
+class MomentGenerator(_Failures):
+    """``W -> -mu(W)``: the squared-moment-map flow (no linear solve)."""
+
+    def __call__(self, W):
+        return tuple(-m for m in _moment_map(W))
+
+
+class FiberVelocity(_Failures):
+    """``W -> -Pi_V(W) = -(W - dphi^*(Z))``, ``dphi dphi^* Z = dphi(W)``: the L2 fiber flow."""
+
+    def __init__(self, rtol: float):
+        super().__init__()
+        self.rtol = rtol
+
+    def __call__(self, W):
+        metric = EndToEndMetric(W)
+        rhs = _differential(W, W)
+        sol = metric.solve(rhs, rtol=self.rtol, atol=self.rtol * metric.differential_norm_bound * norm(W))
+        if not sol.converged:
+            self.note("end-to-end metric solve", sol.message)
+        H = _differential_adjoint(W, sol.Z)
+        return tuple(h - w for w, h in zip(W, H, strict=True))
+
+
+def fiber_retraction(X0: np.ndarray, failures: _Failures, max_iter: int = 4):
+    """Gauss–Newton retraction onto the fiber: ``W <- W - dphi^*(Z)``, ``dphi dphi^* Z = phi(W) - X_0``.
+
+    The minimum-norm correction (horizontal, so it does not move along the fiber); quadratic
+    convergence, stopped once ``||phi(W) - X_0|| <= 4 eps ||X_0||``.
+    """
+    xnorm = float(np.linalg.norm(X0))
+    floor = 4 * np.finfo(float).eps * max(xnorm, np.finfo(float).tiny)
+
+    def retract(W):
+        for _ in range(max_iter):
+            D = end_to_end(W) - X0
+            if np.linalg.norm(D) <= floor:
+                break
+            metric = EndToEndMetric(W)
+            sol = metric.solve(D, rtol=1e-12, atol=0.5 * floor)
+            W = tuple(w - c for w, c in zip(W, _differential_adjoint(W, sol.Z), strict=True))
+        return W
+
+    return retract

@@ -1,0 +1,95 @@
+"""Result records of the flows and of balancing (frozen dataclasses, MATH.md section 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.regime import Regime
+
+__all__ = ["BalanceResult", "FlowResult"]
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """A flow run from ``W(0)`` to ``W(t_final)``.
+
+    Attributes
+    ----------
+    weights : tuple of ndarray
+        The final point.
+    times : ndarray
+        Recorded times (t; for the finite-time form, the time ``s = (1 - e^{-2t})/2``).
+    mu_norm, regularizer, x_drift : ndarray
+        ``||mu(W)||``, ``R(W)`` and ``||phi(W) - X_0|| / ||X_0||`` at the recorded times.
+    steps, rejected, evaluations : int
+        Accepted and rejected steps, vector-field evaluations.
+    converged : bool
+        The run reached its end (``t_final``, or the stopping tolerance) with every inner
+        linear solve converged.
+    message : str
+        What happened, including the regime facts that bear on the flow.
+    flow : str
+        ``"l2-fiber"``, ``"l2-orbit"``, ``"l2-finite-time"`` or ``"moment"``.
+    method : str
+        The scheme that produced it (``"group"``: RKMK-DP5(4) gauge updates; ``"projected"``:
+        DP5(4) plus retraction onto the fiber; ``"scipy"``: ``solve_ivp`` on flattened weights).
+    trajectory : tuple of weight tuples or None
+        The weights at the recorded times, if requested (``record="weights"``).
+    """
+
+    weights: tuple[np.ndarray, ...]
+    times: np.ndarray
+    mu_norm: np.ndarray
+    regularizer: np.ndarray
+    x_drift: np.ndarray
+    steps: int
+    rejected: int
+    evaluations: int
+    converged: bool
+    message: str
+    flow: str
+    method: str
+    trajectory: tuple | None = None
+
+    @property
+    def max_x_drift(self) -> float:
+        """Largest recorded relative X drift."""
+        return float(np.max(self.x_drift)) if self.x_drift.size else 0.0
+
+
+@dataclass(frozen=True)
+class BalanceResult:
+    """A balanced point of the fiber of ``X = phi(W)`` computed by :func:`dln_git.flows.balance`.
+
+    Attributes
+    ----------
+    weights : tuple of ndarray
+        The final point.
+    converged : bool
+        ``||mu|| <= tol R(W)`` was reached.
+    iterations : int
+        Newton iterations, integrator steps, or 1 for the SVD chart.
+    mu_history : ndarray
+        ``||mu||`` after each iteration (entry 0 is the start).
+    x_drift : float
+        ``||phi(W_final) - X|| / ||X||``.
+    regime : Regime
+        The regime of the input W.
+    method : str
+    limit : str
+        Which balanced point this is (the L2 flow's limit, the Kempf–Ness point of the orbit
+        closure, or a balanced point of the fiber).
+    message : str
+    """
+
+    weights: tuple[np.ndarray, ...]
+    converged: bool
+    iterations: int
+    mu_history: np.ndarray
+    x_drift: float
+    regime: Regime
+    method: str
+    limit: str
+    message: str
