@@ -30,24 +30,38 @@ def pcg(
     maxiter: int | None = None,
     restarts: int = 3,
     atol: float = 0.0,
+    x0: np.ndarray | None = None,
 ) -> KrylovResult:
-    """Solve ``A x = b`` (A Hermitian PSD, b in its range) by PCG from ``x = 0``.
+    """Solve ``A x = b`` (A Hermitian PSD, b in its range) by PCG from ``x = x0`` (default 0).
 
     Stops when the recursively updated residual is below ``max(rtol ||b||, atol)``; then checks
     the true residual and restarts (at most ``restarts`` times) if it is not. ``atol`` lets a
     caller measure accuracy on its own scale when b itself is rounding noise.
     ``KrylovResult.residual`` is the true residual divided by ``||b||``; ``converged`` refers to
     the combined threshold.
+
+    ``x0`` is a warm start (e.g. the solution of a nearby system): the iteration starts from the
+    residual ``b - A x0`` and returns after 0 iterations if that is already below the threshold.
+    It costs one extra application of A. When ``||b|| <= atol`` the answer is ``x = 0`` whatever
+    ``x0`` is.
     """
     n = b.size
     if maxiter is None:
         maxiter = min(2 * n + 20, 5000)
     bnorm = np.linalg.norm(b)
-    x = np.zeros_like(b, dtype=np.result_type(b, np.float64))
+    dtype = np.result_type(b, np.float64) if x0 is None else np.result_type(b, x0, np.float64)
+    x = np.zeros_like(b, dtype=dtype)
     if bnorm <= atol:
         return KrylovResult(x, True, 0, 0.0 if bnorm == 0.0 else 1.0)
     threshold = max(rtol * bnorm, atol)
-    r = b.astype(x.dtype, copy=True)
+    if x0 is None:
+        r = b.astype(x.dtype, copy=True)
+    else:
+        x0 = np.ravel(np.asarray(x0))
+        if x0.shape != b.shape:
+            raise ValueError(f"x0 has {x0.size} entries, expected {b.size}")
+        x += x0
+        r = (b - apply_A(x)).astype(x.dtype, copy=False)
     it = 0
     true_abs = bnorm
     for _ in range(restarts + 1):

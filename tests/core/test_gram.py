@@ -194,11 +194,11 @@ def test_solve_gram_rhs_almost_in_kernel_converges():
 @pytest.mark.parametrize("widths", [(3, 3, 3, 3), (2, 4, 4, 2), (2, 5, 5, 2, 6), (3, 2, 1, 2, 3)])
 @pytest.mark.parametrize("is_complex", [False, True])
 def test_preconditioners_are_symmetric_psd_and_agree(widths, is_complex):
-    """Both preconditioners are Hermitian PSD matrices (dense check) and give the same min-norm xi."""
+    """All preconditioners are Hermitian PSD matrices (dense check) and give the same min-norm xi."""
     W = dg.random_weights(widths, 11, complex=is_complex)
     op = dg.gram_operator(W)
     n = op.shape[0]
-    for kind in ("jacobi", "block_lu"):
+    for kind in ("jacobi", "block_lu", "balanced"):
         M = op.preconditioner(kind)
         cols = [dg.pack(M(dg.unpack(e.astype(W[0].dtype), op.shapes))) for e in np.eye(n)]
         Mm = np.column_stack(cols)
@@ -207,8 +207,9 @@ def test_preconditioners_are_symmetric_psd_and_agree(widths, is_complex):
     mu = dg.moment_map(W)
     a = dg.solve_gram(W, mu, rtol=1e-12, preconditioner="jacobi")
     b = dg.solve_gram(W, mu, rtol=1e-12, preconditioner="block_lu")
+    c = dg.solve_gram(W, mu, rtol=1e-12, preconditioner="balanced")
     ref = np.linalg.pinv(dense.dense_gram(W), rcond=1e-10) @ dg.pack(mu)
-    for sol in (a, b):
+    for sol in (a, b, c):
         assert np.linalg.norm(dg.pack(sol.xi) - ref) <= 1e-8 * np.linalg.norm(ref)
 
 
