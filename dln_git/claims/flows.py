@@ -1,6 +1,8 @@
-"""Claims of MATH.md section 3 (balancing flows on fibers). So far: the N = 2 oracle."""
+"""Claims of MATH.md section 3 (balancing flows on fibers): rates, limits, X preservation, Newton, oracles."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -32,3 +34,228 @@ def _n2_geometric_mean(rng, size):
         )
     return ClaimResult(worst, 0.0, 1e-10, detail="closed-orbit widths d_1 <= min(d_0, d_2), real and complex; "
                        "max of ||mu||/2R, relative X change, |R/||X||_* - 1|")
+
+
+# --- instances --------------------------------------------------------------------------------
+
+_REGIME_WIDTHS = (
+    ("closed", (3, 3, 3)),
+    ("closed, depth 4", (2, 2, 2, 2, 2)),
+    ("closed excess width", (2, 4, 2)),
+    ("not closed", (2, 4, 4, 2)),
+    ("not closed", (1, 2, 2)),
+    ("funnel", (1, 2, 3, 3)),
+    ("funnel", (3, 2, 1)),
+)
+
+
+def _instances(rng, size, kinds=None):
+    """Random weights for every regime of MATH.md section 2 (real and complex alternate)."""
+    table = [(k, w) for k, w in _REGIME_WIDTHS if kinds is None or k.split(",")[0] in kinds]
+    repeats = 1 if size == "small" else 4
+    out = []
+    for rep in range(repeats):
+        for j, (kind, widths) in enumerate(table):
+            out.append((kind, random_weights(widths, rng, complex=bool((j + rep) % 3 == 2))))
+    return out
+
+
+def _closed_equal(rng, d, N, cond):
+    """``W = g.W_bal``: X = U diag(logspace(0, -log10 cond)) V^*, a random gauge g near the identity."""
+    import scipy.linalg
+
+    from ..core import balanced_from_end_to_end, gauge_act, haar_orthonormal
+
+    U, V = haar_orthonormal(d, d, rng), haar_orthonormal(d, d, rng)
+    X = (U * np.logspace(0, -np.log10(cond), d)) @ V.T
+    Wb = balanced_from_end_to_end(X, (d,) * (N + 1), rng)
+    g = [scipy.linalg.expm(0.7 * rng.standard_normal((d, d)) / np.sqrt(d)) for _ in range(N - 1)]
+    return gauge_act(g, Wb)
+
+
+def _rel_mu_deviation(result, mu0, factor):
+    from ..core import moment_map, norm
+
+    n0 = norm(mu0)
+    return max(
+        norm([a - factor(t) * b for a, b in zip(moment_map(w), mu0, strict=True)]) / n0
+        for t, w in zip(result.times, result.trajectory, strict=True)
+    )
+
+
+@register(
+    "flows.l2_rate",
+    "Along the L2 balancing flow (fiber and orbit), mu(W(t)) = exp(-2t) mu(W(0)) exactly, in every regime.",
+    section="3", tag="derived",
+)
+def _l2_rate(rng, size):
+    from ..core import moment_map
+    from ..flows import l2_flow
+
+    worst, where = 0.0, ""
+    t_eval = np.linspace(0.0, 2.0, 5)
+    for kind, W in _instances(rng, size):
+        # the orbit flow of a non-closed orbit is the fiber flow there (no funnel), and costly
+        for space in ("fiber",) if kind.startswith("not closed") else ("fiber", "orbit"):
+            res = l2_flow(W, 2.0, space=space, t_eval=t_eval, record="weights")
+            dev = _rel_mu_deviation(res, moment_map(W), lambda t: np.exp(-2 * t))
+            if dev > worst:
+                worst, where = dev, f"{kind} {tuple(w.shape for w in W)} {space}"
+    return ClaimResult(worst, 0.0, 1e-8, detail=f"max over t in [0, 2] of ||mu(t) - e^(-2t) mu(0)|| / ||mu(0)||; "
+                       f"worst: {where}")
+
+
+@register(
+    "flows.l2_limit_min",
+    "The L2 flow's limit minimises R on the fiber: R -> (N/2) sum_k s_k(X)^{2/N}, closed orbit or not.",
+    section="3", tag="derived",
+)
+def _l2_limit_min(rng, size):
+    from ..core import min_regularizer
+    from ..flows import l2_flow
+
+    worst = 0.0
+    for _kind, W in _instances(rng, size, kinds=("closed", "not closed", "funnel")):
+        res = l2_flow(W, 14.0, t_eval=[14.0])
+        worst = max(worst, abs(res.regularizer[-1] / min_regularizer(end_to_end(W), len(W)) - 1))
+    return ClaimResult(worst, 0.0, 1e-9, detail="|R(W(14)) / Rmin - 1|, Rmin from the singular values of X")
+
+
+@register(
+    "flows.x_fixed",
+    "The group integrators keep X = W_N..W_1 fixed to rounding (relative drift <= 1e-12) along both flows.",
+    section="3", tag="derived",
+)
+def _x_fixed(rng, size):
+    from ..flows import l2_flow, moment_flow
+
+    worst = 0.0
+    for _kind, W in _instances(rng, size):
+        worst = max(worst, l2_flow(W, 3.0).max_x_drift, moment_flow(W, 1.0).max_x_drift)
+    return ClaimResult(worst, 0.0, 1e-12, detail="max relative X drift over the recorded steps, l2 and moment flows")
+
+
+@register(
+    "flows.moment_decreasing",
+    "Along the squared-moment-map flow ||mu||^2 never increases, and it converges to a balanced point.",
+    section="3", tag="paper",
+)
+def _moment_decreasing(rng, size):
+    from ..flows import moment_flow
+
+    worst_rise, worst_end = 0.0, 0.0
+    for _kind, W in _instances(rng, size):
+        m2 = moment_flow(W, 4.0).mu_norm ** 2
+        worst_rise = max(worst_rise, float(np.max(np.diff(m2), initial=0.0)) / m2[0])
+    for N in (2, 3) if size == "small" else (2, 3, 4, 5):
+        W = _closed_equal(rng, 3, N, 3.0)
+        rate = 4 * (1 - np.cos(np.pi / N)) * (1 / 3) ** (2 / N)
+        res = moment_flow(W, 20.0 / rate)
+        m2 = res.mu_norm**2
+        worst_rise = max(worst_rise, float(np.max(np.diff(m2), initial=0.0)) / m2[0])
+        worst_end = max(worst_end, res.mu_norm[-1] / res.mu_norm[0])
+    ok = worst_rise <= 1e-12 and worst_end <= 1e-6
+    return ClaimResult(worst_rise, 0.0, 1e-12, passed=ok,
+                       detail=f"largest rise of ||mu||^2 between steps / ||mu(0)||^2; closed orbits end at "
+                       f"||mu(T)||/||mu(0)|| <= {worst_end:.1e} at T = 20 / rate, equal widths 3, cond X = 3 "
+                       "(required <= 1e-6)")
+
+
+@register(
+    "flows.moment_rate",
+    "On closed equal-width orbits ||mu|| decays asymptotically at the rate 4 (1 - cos(pi/N)) s_min(X)^{2/N}.",
+    section="3", tag="derived",
+)
+def _moment_rate(rng, size):
+    from ..flows import moment_flow
+
+    worst = 0.0
+    for N in (2, 3, 4) if size == "small" else (2, 3, 4, 5, 6):
+        W = _closed_equal(rng, 3, N, 4.0)
+        s_min = np.linalg.svd(end_to_end(W), compute_uv=False)[-1]
+        rate = 4 * (1 - np.cos(np.pi / N)) * s_min ** (2 / N)
+        t_end = 16.0 / rate  # ||mu|| falls to about e^{-16}, well above rounding
+        t = np.linspace(0.6 * t_end, t_end, 6)
+        res = moment_flow(W, t_end, t_eval=t, rtol=1e-10)
+        fit = -np.polyfit(res.times[1:], np.log(res.mu_norm[1:]), 1)[0]
+        worst = max(worst, abs(fit / rate - 1))
+    return ClaimResult(worst, 0.0, 1e-2,
+                       detail="|fitted late decay rate / predicted - 1|, widths 3, cond X = 4, N = 2..4")
+
+
+@register(
+    "flows.finite_time",
+    "Finite-time form: with s = (1 - e^{-2t})/2, dW/ds = -A_W(xi), A^*A xi = mu_0 gives mu(s) = (1-2s) mu_0 and "
+    "reaches the L2 flow's limit at s = 1/2 on closed orbits.",
+    section="3", tag="derived",
+)
+def _finite_time(rng, size):
+    from ..core import moment_map, norm
+    from ..flows import l2_flow, l2_flow_finite_time
+
+    dev, gap = 0.0, 0.0
+    for _kind, W in _instances(rng, size, kinds=("closed",)):
+        res = l2_flow_finite_time(W, s_eval=[0.1, 0.25, 0.4, 0.5], record="weights", rtol=1e-12)
+        dev = max(dev, _rel_mu_deviation(res, moment_map(W), lambda s: 1 - 2 * s))
+        long = l2_flow(W, 18.0, space="orbit", rtol=1e-12, t_eval=[18.0]).weights
+        gap = max(gap, norm([a - b for a, b in zip(res.weights, long, strict=True)]) / norm(long))
+    return ClaimResult(max(dev, gap), 0.0, 1e-8,
+                       detail=f"max of ||mu(s) - (1-2s) mu_0|| / ||mu_0|| ({dev:.1e}) and "
+                       f"||W(1/2) - W_L2(t=18)|| / ||W|| ({gap:.1e})")
+
+
+@register(
+    "flows.newton_hessian",
+    "Along exp(t s).W with s Hermitian, d mu/dt at t = 0 equals 2 Herm(A_W^* A_W s) (the Newton Hessian).",
+    section="3", tag="derived",
+)
+def _newton_hessian(rng, size):
+    import scipy.linalg
+
+    from ..core import gauge_act, gram_operator, moment_map, norm
+
+    worst = 0.0
+    for _kind, W in _instances(rng, size):
+        shapes = [w.shape[0] for w in W[:-1]]
+        s = []
+        for d in shapes:
+            B = rng.standard_normal((d, d)) + (1j * rng.standard_normal((d, d)) if np.iscomplexobj(W[0]) else 0)
+            s.append(0.5 * (B + B.conj().T))
+        h = 1e-5
+        plus = moment_map(gauge_act([scipy.linalg.expm(h * x) for x in s], W))
+        minus = moment_map(gauge_act([scipy.linalg.expm(-h * x) for x in s], W))
+        fd = [(a - b) / (2 * h) for a, b in zip(plus, minus, strict=True)]
+        G = gram_operator(W).apply(tuple(s))
+        pred = [G_i + G_i.conj().T for G_i in G]
+        worst = max(worst, norm([a - b for a, b in zip(fd, pred, strict=True)]) / norm(pred))
+    return ClaimResult(worst, 0.0, 1e-7, detail="central difference (h = 1e-5) vs 2 Herm(A^*A s), relative")
+
+
+@register(
+    "flows.newton_quadratic",
+    "Geodesic Newton balancing reaches ||mu|| <= 1e-12 R in at most 10 iterations on closed orbits (cond X up to "
+    "1e6), converging quadratically at the end, with R = (N/2) sum s^{2/N}.",
+    section="3", tag="derived",
+)
+def _newton_quadratic(rng, size):
+    from ..core import min_regularizer
+    from ..flows import balance
+
+    worst_it, worst_r, worst_q = 0, 0.0, 0.0
+    cases = [(4, 2, 1e3), (6, 4, 1e6), (5, 3, 1e3)] if size == "small" else [
+        (d, N, c) for d in (4, 8) for N in (2, 4, 6) for c in (1e3, 1e6)]
+    for d, N, cond in cases:
+        for W in (_closed_equal(rng, d, N, cond), random_weights((d,) * (N + 1), rng)):
+            res = balance(W, method="newton")
+            if not res.converged:
+                return ClaimResult(float("inf"), 10, 0, passed=False, detail=f"not converged: {res.message}")
+            worst_it = max(worst_it, res.iterations)
+            worst_r = max(worst_r, abs(regularizer(res.weights) / min_regularizer(end_to_end(W), N) - 1))
+            m = res.mu_history / (2 * regularizer(res.weights))
+            # quadratic: once small, ||mu_{k+1}|| <= C ||mu_k||^2
+            pairs = [(a, b) for a, b in itertools.pairwise(m) if 1e-6 < a < 1e-2]
+            worst_q = max([worst_q] + [b / a**2 for a, b in pairs])
+    ok = worst_it <= 10 and worst_r <= 1e-10 and worst_q <= 1e3
+    return ClaimResult(worst_it, 10, 0, passed=ok,
+                       detail=f"max iterations (must be <= 10); |R/Rmin - 1| <= {worst_r:.1e} (<= 1e-10); "
+                       f"max ||mu_(k+1)|| / ||mu_k||^2 in the final phase {worst_q:.1e} (<= 1e3, scaled by 2R)")

@@ -39,19 +39,23 @@ class L2Generator(_Failures):
     previous solution warm-starts the next solve when the solver supports it.
     """
 
-    def __init__(self, rtol: float, fixed_rhs=None):
+    def __init__(self, rtol: float, fixed_rhs=None, trivial_stabiliser: bool = False):
         super().__init__()
         self.rtol = rtol
         self.fixed_rhs = fixed_rhs
+        self.trivial_stabiliser = trivial_stabiliser
         self.iterations = 0
+        self._last = None
 
     def __call__(self, W):
         rhs = _moment_map(W) if self.fixed_rhs is None else self.fixed_rhs
-        gram = GramOperator(W)
-        sol = gram.solve(rhs, rtol=self.rtol)
+        # along an orbit ker A_{g.W} = g ker A_W g^{-1}: a trivial stabiliser stays trivial
+        gram = GramOperator(W, trivial_kernel=self.trivial_stabiliser)
+        sol = gram.solve(rhs, rtol=self.rtol, x0=self._last)
         self.iterations += sol.iterations
         if not sol.converged:
             self.note("Gram solve", sol.message)
+        self._last = sol.xi
         return tuple(-x for x in sol.xi)
 
 

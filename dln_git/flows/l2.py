@@ -17,6 +17,7 @@ import numpy as np
 from ..core.end_to_end import end_to_end
 from ..core.moment_map import _moment_map, _moment_norm
 from ..core.regime import regime as _regime
+from ..core.subspaces import stabiliser_subspace
 from .fields import FiberVelocity, L2Generator, fiber_retraction
 from .results import FlowResult
 from .runner import check_options, orbit_velocity, run_group, run_projected, run_scipy
@@ -99,6 +100,11 @@ def l2_flow(
     use_fiber_scheme = False
     if space == "fiber":
         reg = _regime(W)
+        if not reg.orbit_closed:
+            use_fiber_scheme = True
+            notes.append("orbit not closed: the gauge generator degenerates as W approaches the orbit closure, "
+                         "so the fiber flow is integrated in weight space (velocity -Pi_V(W) from the end-to-end "
+                         "metric) with a retraction onto the fiber")
         if not reg.orbit_is_fiber:
             if reg.extra_fiber_component > SAME_FLOW_TOL:
                 use_fiber_scheme = True
@@ -117,7 +123,7 @@ def l2_flow(
         retract = fiber_retraction(end_to_end(W), velocity)
         return run_projected(W, velocity, retract, t_final, flow=flow, rtol=rtol, atol=atol, t_eval=t_eval,
                              step=step, max_steps=max_steps, record=record, stop=stop, notes=notes)
-    generator = L2Generator(inner)
+    generator = L2Generator(inner, trivial_stabiliser=stabiliser_subspace(W).dim == 0)
     if method == "scipy":
         return run_scipy(W, orbit_velocity(generator), t_final, flow=flow, rtol=rtol, atol=atol,
                          t_eval=t_eval, max_steps=max_steps, record=record, notes=notes)
@@ -165,7 +171,7 @@ def l2_flow_finite_time(
     if not reg.orbit_is_fiber and reg.extra_fiber_component > SAME_FLOW_TOL:
         notes.append("funnel widths with a non-gauge fiber component: this is the orbit flow, "
                      "not the fiber flow")
-    generator = L2Generator(_inner_rtol(rtol), fixed_rhs=_moment_map(W))
+    generator = L2Generator(_inner_rtol(rtol), fixed_rhs=_moment_map(W), trivial_stabiliser=reg.stabiliser_dim == 0)
     if method == "scipy":
         return run_scipy(W, orbit_velocity(generator), s_final, flow=flow, rtol=rtol, atol=atol,
                          t_eval=s_eval, max_steps=max_steps, record=record, ivp_method="DOP853", notes=notes)

@@ -25,6 +25,7 @@ import numpy as np
 from ..core.gram import GramOperator
 from ..core.linalg import herm, norm
 from ..core.moment_map import _moment_map, _regularizer
+from ..core.subspaces import stabiliser_subspace
 from .lie_group import act_exp_hermitian, hermitian_eig
 
 __all__ = ["NewtonRun", "newton_balance", "scalar_prebalance"]
@@ -115,26 +116,15 @@ def _line_search(W, eig) -> float:
 
 def _hermitian_solve(gram: GramOperator, rhs, rtol: float):
     """``Herm(A^*A s) = rhs`` over Hermitian s: (iterations, s, converged, message)."""
-    if hasattr(gram, "solve_hermitian"):
-        sol = gram.solve_hermitian(rhs, rtol=rtol)
-        return sol.iterations, sol.xi, sol.converged, sol.message
-    from ..core.krylov import pcg
-    from ..core.linalg import pack, unpack
-
-    shapes = gram.shapes
-    M = gram.preconditioner("block_lu")
-
-    def hermitian(t):
-        return tuple(0.5 * (m + herm(m)) for m in t)
-
-    res = pcg(lambda v: pack(hermitian(gram.apply(unpack(v, shapes)))), pack(rhs),
-              lambda v: pack(hermitian(M(unpack(v, shapes)))), rtol=rtol)
-    return res.iterations, hermitian(unpack(res.x, shapes)), res.converged, f"residual {res.residual:.2e}"
+    sol = gram.solve_hermitian(rhs, rtol=rtol)
+    return sol.iterations, sol.xi, sol.converged, sol.message
 
 
 def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30) -> NewtonRun:
     """Geodesic Newton iteration from W until ``||mu|| <= tol R(W)`` (see the module docstring)."""
     W = scalar_prebalance(W)
+    # ker A_{g.W} = g ker A_W g^{-1}: a trivial stabiliser stays trivial along the iteration
+    trivial = stabiliser_subspace(W).dim == 0 if len(W) > 1 else True
     mu = _moment_map(W)
     history = [norm(mu)]
     steps, inner, failures = [], [], []
@@ -143,7 +133,7 @@ def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30) -> NewtonRun:
     while not converged and it < max_iter:
         R = _regularizer(W)
         forcing = min(0.25, history[-1] / (2 * R))
-        gram = GramOperator(W)
+        gram = GramOperator(W, trivial_kernel=trivial)
         iters, s, ok, message = _hermitian_solve(gram, mu, max(forcing, 1e-14))
         inner.append(iters)
         if not ok:
