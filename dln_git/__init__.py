@@ -8,6 +8,25 @@ formula there has a function here and a registered claim (``dln-git verify``).
 
 from .core import *  # noqa: F403
 from .core import __all__ as _core_all
+from .flows import (
+    BalanceResult,
+    FlowResult,
+    balance,
+    geometric_mean_balance,
+    l2_flow,
+    l2_flow_finite_time,
+    moment_flow,
+)
 
 __version__ = "0.1.0"
-__all__ = [*_core_all, "__version__"]
+__all__ = [
+    *_core_all,
+    "BalanceResult",
+    "FlowResult",
+    "__version__",
+    "balance",
+    "geometric_mean_balance",
+    "l2_flow",
+    "l2_flow_finite_time",
+    "moment_flow",
+]

@@ -95,8 +95,8 @@ def _l2_rate(rng, size):
     worst, where = 0.0, ""
     t_eval = np.linspace(0.0, 2.0, 5)
     for kind, W in _instances(rng, size):
-        # the orbit flow of a non-closed orbit is the fiber flow there (no funnel), and costly
-        for space in ("fiber",) if kind.startswith("not closed") else ("fiber", "orbit"):
+        # off funnels the two flows are one (and on non-closed orbits the orbit form is costly)
+        for space in ("fiber", "orbit") if kind == "funnel" else ("fiber",):
             res = l2_flow(W, 2.0, space=space, t_eval=t_eval, record="weights")
             dev = _rel_mu_deviation(res, moment_map(W), lambda t: np.exp(-2 * t))
             if dev > worst:
@@ -131,7 +131,7 @@ def _x_fixed(rng, size):
 
     worst = 0.0
     for _kind, W in _instances(rng, size):
-        worst = max(worst, l2_flow(W, 3.0).max_x_drift, moment_flow(W, 1.0).max_x_drift)
+        worst = max(worst, l2_flow(W, 2.0).max_x_drift, moment_flow(W, 1.0).max_x_drift)
     return ClaimResult(worst, 0.0, 1e-12, detail="max relative X drift over the recorded steps, l2 and moment flows")
 
 
@@ -194,7 +194,7 @@ def _finite_time(rng, size):
     from ..flows import l2_flow, l2_flow_finite_time
 
     dev, gap = 0.0, 0.0
-    for _kind, W in _instances(rng, size, kinds=("closed",)):
+    for _kind, W in _instances(rng, size, kinds=("closed",))[: 2 if size == "small" else None]:
         res = l2_flow_finite_time(W, s_eval=[0.1, 0.25, 0.4, 0.5], record="weights", rtol=1e-12)
         dev = max(dev, _rel_mu_deviation(res, moment_map(W), lambda s: 1 - 2 * s))
         long = l2_flow(W, 18.0, space="orbit", rtol=1e-12, t_eval=[18.0]).weights
