@@ -22,7 +22,7 @@ import numpy as np
 from ..core.end_to_end import end_to_end
 from ..core.moment_map import _moment_norm, _regularizer
 from ..core.regime import regime as _regime
-from ..core.svd_chart import balanced_from_end_to_end
+from ..core.svd_chart import balanced_from_end_to_end, min_regularizer
 from ..core.validation import _widths, as_weights
 from .l2 import SAME_FLOW_TOL, l2_flow, l2_flow_finite_time
 from .moment import moment_flow
@@ -37,6 +37,21 @@ LIMITS = {
     "moment": "limit of the squared-moment-map flow (in the orbit closure)",
     "svd": "SVD chart of X: a balanced point of the fiber, generally outside the orbit of W",
 }
+
+
+def _chain(first, second):
+    """The second run appended to the first (times of the second shifted past the first's end)."""
+    from dataclasses import replace
+
+    return replace(
+        second,
+        times=np.concatenate([first.times, first.times[-1] + second.times[1:]]),
+        mu_norm=np.concatenate([first.mu_norm, second.mu_norm[1:]]),
+        regularizer=np.concatenate([first.regularizer, second.regularizer[1:]]),
+        x_drift=np.concatenate([first.x_drift, second.x_drift[1:]]),
+        steps=first.steps + second.steps,
+        message=f"{first.message}; then the L2 flow from there: {second.message}",
+    )
 
 
 def _drift(W, X) -> float:
@@ -83,6 +98,8 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
         Wb, converged, iterations, history = run.weights, run.converged, run.iterations, run.mu_history
         if converged:
             message = f"converged in {iterations} Newton iterations"
+            if run.swept_layers:
+                message += f" (after a geometric-mean sweep over {run.swept_layers} layers)"
         else:
             rates = np.array(history[1:]) / np.maximum(np.array(history[:-1]), 1e-300)
             message = (f"not converged after {iterations} Newton iterations: ||mu|| = {history[-1]:.2e}, "
@@ -98,17 +115,24 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
         message = "SVD chart of X" + ("" if converged else f": ||mu|| = {history[-1]:.2e} above tol")
     else:
         mu0 = _moment_norm(W)
-        target = tol * _regularizer(W) * 0.5
+        # R(W) >= Rmin along every flow, so ||mu|| <= tol Rmin guarantees ||mu|| <= tol R(W)
+        target = tol * min_regularizer(X, len(W))
         steps = 20_000 if max_iter is None else int(max_iter)
+        rtol = min(1e-10, max(0.1 * tol, 1e-13))
         if method == "l2":
             same = reg.orbit_is_fiber or reg.extra_fiber_component <= SAME_FLOW_TOL
             if reg.orbit_closed and same:
-                res = l2_flow_finite_time(W, rtol=1e-12, max_steps=steps)
+                res = l2_flow_finite_time(W, rtol=rtol, max_steps=steps)
+                if res.converged and res.mu_norm[-1] > target:
+                    # polish: the L2 flow from the finite-time end point has the same limit
+                    t_more = 0.5 * np.log(res.mu_norm[-1] / target) + 1.0
+                    more = l2_flow(res.weights, t_more, mu_tol=target, max_steps=steps, rtol=rtol)
+                    res = _chain(res, more)
             else:
                 t_final = max(1.0, 0.5 * np.log(max(mu0, 1e-300) / target) + 2.0)
-                res = l2_flow(W, t_final, mu_tol=target, max_steps=steps, rtol=1e-12)
+                res = l2_flow(W, t_final, mu_tol=target, max_steps=steps, rtol=rtol)
         else:
-            res = moment_flow(W, 1e6, mu_tol=target, max_steps=steps, rtol=1e-8)
+            res = moment_flow(W, 1e6, mu_tol=target, max_steps=steps, rtol=rtol)
         Wb, history, iterations = res.weights, list(res.mu_norm), res.steps
         converged = history[-1] <= tol * _regularizer(Wb)
         message = res.message

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..core.end_to_end import EndToEndMetric, _differential, _differential_adjoint, end_to_end
 from ..core.gram import GramOperator
-from ..core.linalg import norm
+from ..core.linalg import norm, pack, unpack
 from ..core.moment_map import _moment_map
 
 __all__ = ["FiberVelocity", "L2Generator", "MomentGenerator", "fiber_retraction"]
@@ -45,6 +45,7 @@ class L2Generator(_Failures):
         self.fixed_rhs = fixed_rhs
         self.trivial_stabiliser = trivial_stabiliser
         self.iterations = 0
+        self.dense_fallbacks = 0
         self._last = None
 
     def __call__(self, W):
@@ -53,10 +54,35 @@ class L2Generator(_Failures):
         gram = GramOperator(W, trivial_kernel=self.trivial_stabiliser)
         sol = gram.solve(rhs, rtol=self.rtol, x0=self._last)
         self.iterations += sol.iterations
-        if not sol.converged:
-            self.note("Gram solve", sol.message)
-        self._last = sol.xi
-        return tuple(-x for x in sol.xi)
+        xi = sol.xi
+        if not sol.converged and sol.residual > 100 * self.rtol:
+            if gram.shape[0] <= DENSE_FALLBACK_DIM:
+                xi = _dense_min_norm(gram, rhs)
+                self.dense_fallbacks += 1
+            else:
+                self.note("Gram solve", sol.message)
+        self._last = xi
+        return tuple(-x for x in xi)
+
+
+#: Largest Lie algebra dimension for which a failed PCG solve is redone densely.
+DENSE_FALLBACK_DIM = 600
+
+
+def _dense_min_norm(gram: GramOperator, rhs) -> tuple[np.ndarray, ...]:
+    """``(A^*A)^+ rhs`` from the dense Gram matrix (eigenvalues below 1e-13 of the largest dropped).
+
+    Used where PCG stagnates: near a point of the orbit closure the Gram operator has eigenvalues
+    far below its norm besides its exact kernel.
+    """
+    n = gram.shape[0]
+    dtype = np.result_type(gram.dtype, *rhs)
+    G = np.column_stack([gram.matvec(e) for e in np.eye(n, dtype=dtype)])
+    lam, U = np.linalg.eigh(0.5 * (G + G.conj().T))
+    keep = lam > 1e-13 * max(lam[-1], 0.0)
+    b = pack(rhs)
+    x = U[:, keep] @ ((U[:, keep].conj().T @ b) / lam[keep])
+    return tuple(np.array(m) for m in unpack(x, gram.shapes))
 
 
 class MomentGenerator(_Failures):

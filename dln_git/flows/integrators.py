@@ -187,6 +187,7 @@ def integrate(
     max_steps: int = 100_000,
     stop: Callable | None = None,
     min_step_ratio: float = 1e-12,
+    time_name: str = "t",
 ) -> Trajectory:
     """Drive ``stepper`` from ``t = 0`` to ``t_final``, landing exactly on every ``t_eval``.
 
@@ -212,7 +213,7 @@ def integrate(
     mark = 0
     while mark < len(marks):
         if out.steps + out.rejected >= max_steps:
-            out.failure = f"stopped after {max_steps} steps at t = {t:.6g} of {t_final:.6g}"
+            out.failure = f"stopped after {max_steps} steps at {time_name} = {t:.6g} of {t_final:.6g}"
             break
         target = marks[mark]
         h_try = min(h, target - t)
@@ -226,12 +227,12 @@ def integrate(
             factor = 0.2 if not finite else max(0.2, 0.9 * outcome.error ** (-1.0 / ORDER))
             h = h_try * factor
             if h < min_step_ratio * t_final:
-                out.failure = (f"step size collapsed to {h:.2e} at t = {t:.6g}: the velocity blows up "
+                out.failure = (f"step size collapsed to {h:.2e} at {time_name} = {t:.6g}: the velocity blows up "
                                f"(local error {outcome.error:.2e})")
                 break
             continue
         if not finite:
-            out.failure = f"non-finite state at t = {t:.6g} with fixed step {h_try:.3g}"
+            out.failure = f"non-finite state at {time_name} = {t:.6g} with fixed step {h_try:.3g}"
             break
         W, F = outcome.weights, outcome.first_stage
         t = target if landing else t + h_try

@@ -36,11 +36,13 @@ def _inner_rtol(rtol: float) -> float:
     return min(1e-6, max(1e-2 * rtol, 1e-12))
 
 
-def _depth_one(W, flow, method, record) -> FlowResult:
-    zero = np.zeros(1)
-    return FlowResult(tuple(W), zero, zero, np.array([0.5 * sum(np.vdot(w, w).real for w in W)]), zero,
-                      0, 0, 0, True, "depth 1: no hidden layer, W is balanced and the flow is constant",
-                      flow, method, (tuple(W),) if record == "weights" else None)
+def _depth_one(W, flow, method, record, t_eval=None) -> FlowResult:
+    times = np.zeros(1) if t_eval is None else np.union1d([0.0], t_eval)
+    zero = np.zeros(times.size)
+    R = np.full(times.size, 0.5 * sum(np.vdot(w, w).real for w in W))
+    return FlowResult(tuple(W), times, zero, R, zero, 0, 0, 0, True,
+                      "depth 1: no hidden layer, W is balanced and the flow is constant", flow, method,
+                      (tuple(W),) * times.size if record == "weights" else None)
 
 
 def l2_flow(
@@ -95,7 +97,7 @@ def l2_flow(
     W, t_final, t_eval = check_options(W, t_final, rtol, atol, record, t_eval, step, max_steps)
     flow = f"l2-{space}"
     if len(W) == 1:
-        return _depth_one(W, flow, method, record)
+        return _depth_one(W, flow, method, record, t_eval)
     notes = []
     use_fiber_scheme = False
     if space == "fiber":
@@ -162,7 +164,7 @@ def l2_flow_finite_time(
     W, s_final, s_eval = check_options(W, s_final, rtol, atol, record, s_eval, step, max_steps)
     flow = "l2-finite-time"
     if len(W) == 1:
-        return _depth_one(W, flow, method, record)
+        return _depth_one(W, flow, method, record, s_eval)
     reg = _regime(W)
     notes = []
     if not reg.orbit_closed:

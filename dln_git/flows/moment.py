@@ -45,7 +45,7 @@ def moment_flow(
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     W, t_final, t_eval = check_options(W, t_final, rtol, atol, record, t_eval, step, max_steps)
     if len(W) == 1:
-        return _depth_one(W, "moment", method, record)
+        return _depth_one(W, "moment", method, record, t_eval)
     reg = _regime(W)
     notes = [
         "orbit closed: exponential convergence" if reg.orbit_closed

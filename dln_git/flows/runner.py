@@ -90,8 +90,12 @@ def run_group(W, generator, t_final, *, flow, rtol, atol, t_eval, step, max_step
     X0 = end_to_end(W)
     atol = 1e-3 * rtol * _scale(W) if atol is None else atol
     stepper = GroupStepper(generator, rtol, atol, retract=fiber_retraction(X0, generator) if retract else None)
-    traj = integrate(stepper, W, t_final, t_eval=t_eval, step=step, max_steps=max_steps, stop=stop)
+    traj = integrate(stepper, W, t_final, t_eval=t_eval, step=step, max_steps=max_steps, stop=stop,
+                     time_name=time_name)
     failures = getattr(generator, "failures", [])
+    if getattr(generator, "dense_fallbacks", 0):
+        notes = [*notes, f"{generator.dense_fallbacks} Gram solves redone densely where PCG stagnated "
+                 "(near-singular Gram operator close to the orbit closure)"]
     if traj.weight_space_steps:
         notes = [*notes, f"{traj.weight_space_steps} of {traj.steps} steps taken in weight space with a retraction "
                  "onto the fiber, where the gauge generator was ill-conditioned"]
