@@ -259,3 +259,31 @@ def _newton_quadratic(rng, size):
     return ClaimResult(worst_it, 10, 0, passed=ok,
                        detail=f"max iterations (must be <= 10); |R/Rmin - 1| <= {worst_r:.1e} (<= 1e-10); "
                        f"max ||mu_(k+1)|| / ||mu_k||^2 in the final phase {worst_q:.1e} (<= 1e3, scaled by 2R)")
+
+
+@register(
+    "flows.closure_rates",
+    "Along the L2 flow ||dW/dt|| ~ e^{-2t} and R - Rmin ~ e^{-4t} on closed orbits, but ~ e^{-t} and ~ e^{-2t} on "
+    "non-closed ones (so ||dW/ds|| ~ (1-2s)^{-1/2} in the finite-time form there).",
+    section="3", tag="derived",
+)
+def _closure_rates(rng, size):
+    from ..core import min_regularizer, norm, project_vertical
+    from ..flows import l2_flow
+
+    worst, where = 0.0, ""
+    for kind, W in _instances(rng, size, kinds=("closed", "not closed")):
+        closed = kind.startswith("closed")
+        # late enough for the transients, early enough that R - Rmin is far above rounding
+        t = np.linspace(2.0, 5.0, 4) if closed else np.linspace(6.0, 10.0, 5)
+        res = l2_flow(W, t[-1], t_eval=t, record="weights", rtol=1e-12)
+        speed = [norm(project_vertical(w, w)) for w in res.trajectory[1:]]
+        gap = res.regularizer[1:] - min_regularizer(end_to_end(W), len(W))
+        slope_v = np.polyfit(res.times[1:], np.log(speed), 1)[0]
+        slope_r = np.polyfit(res.times[1:], np.log(np.maximum(gap, 1e-300)), 1)[0]
+        err = max(abs(slope_v - (-2 if closed else -1)), abs(slope_r - (-4 if closed else -2)))
+        if err >= worst:
+            worst, where = err, f"{kind} {tuple(w.shape for w in W)}: slopes {slope_v:.3f}, {slope_r:.3f}"
+    return ClaimResult(worst, 0.0, 0.02,
+                       detail=f"max |fitted log-slope - predicted| over t in [2, 5] (closed), [6, 10] "
+                       f"(not closed); worst {where}")
