@@ -87,12 +87,12 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
         raise ValueError(f"max_iter must be positive, got {max_iter}")
     W = as_weights(W)
     X = end_to_end(W)
-    reg = _regime(W)
     limit = LIMITS[method]
     if len(W) == 1:
-        return BalanceResult(tuple(W), True, 0, np.zeros(1), 0.0, reg, method, limit,
-                             "depth 1: no hidden layer, W is balanced")
-    closed_note = "" if reg.orbit_closed else "; orbit not closed (some W_i has rank above rank X)"
+        return BalanceResult(tuple(W), True, 0, np.zeros(1), 0.0, method, limit,
+                             "depth 1: no hidden layer, W is balanced", tuple(W))
+    # Newton does not need the regime unless it fails (then it explains why); the flows do
+    reg = None if method == "newton" else _regime(W)
     if method == "newton":
         run = newton_balance(W, tol=tol, max_iter=30 if max_iter is None else int(max_iter))
         Wb, converged, iterations, history = run.weights, run.converged, run.iterations, run.mu_history
@@ -104,6 +104,7 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
             rates = np.array(history[1:]) / np.maximum(np.array(history[:-1]), 1e-300)
             message = (f"not converged after {iterations} Newton iterations: ||mu|| = {history[-1]:.2e}, "
                        f"last reduction factor {rates[-1]:.2f}" if len(rates) else "no iteration made")
+            reg = _regime(W)
             if not reg.orbit_closed:
                 message += " (linear convergence expected: the balanced point lies in the orbit closure)"
         if run.failures:
@@ -136,5 +137,7 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
         Wb, history, iterations = res.weights, list(res.mu_norm), res.steps
         converged = history[-1] <= tol * _regularizer(Wb)
         message = res.message
+    if reg is not None and not reg.orbit_closed:
+        message += "; orbit not closed (some W_i has rank above rank X)"
     return BalanceResult(tuple(Wb), bool(converged), int(iterations), np.asarray(history, dtype=float),
-                         _drift(Wb, X), reg, method, limit, message + closed_note)
+                         _drift(Wb, X), method, limit, message, tuple(W), reg)

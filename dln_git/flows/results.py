@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from ..core.regime import Regime
+from ..core.regime import regime as _regime
 
 __all__ = ["BalanceResult", "FlowResult"]
 
@@ -76,7 +78,8 @@ class BalanceResult:
     x_drift : float
         ``||phi(W_final) - X|| / ||X||``.
     regime : Regime
-        The regime of the input W.
+        The regime of the input W (a property, computed on first access if balancing did not
+        need it).
     method : str
     limit : str
         Which balanced point this is (the L2 flow's limit, the Kempf–Ness point of the orbit
@@ -89,7 +92,13 @@ class BalanceResult:
     iterations: int
     mu_history: np.ndarray
     x_drift: float
-    regime: Regime
     method: str
     limit: str
     message: str
+    input_weights: tuple = field(default=(), repr=False)
+    _regime: Regime | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def regime(self) -> Regime:
+        """The regime of the input W (computed on first access when balancing did not need it)."""
+        return self._regime if self._regime is not None else _regime(self.input_weights)
