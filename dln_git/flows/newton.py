@@ -61,29 +61,46 @@ def scalar_prebalance(W) -> tuple[np.ndarray, ...]:
     return tuple(w * (target / n) for w, n in zip(W, norms, strict=True))
 
 
-def geometric_mean_sweep(W, max_cond: float = 1e13) -> tuple[tuple[np.ndarray, ...], int]:
+def geometric_mean_sweep(W, max_cond: float = 1e8) -> tuple[tuple[np.ndarray, ...], int]:
     """One Gauss–Seidel sweep of exact layer-wise balancing; returns the weights and layers moved.
 
-    For hidden layer i (in order), ``g_i = H^{1/2}`` with ``H P H = Q``, ``P = W_i W_i^*``,
-    ``Q = W_{i+1}^* W_{i+1}`` (the N = 2 geometric-mean oracle of MATH.md section 3 applied to the
-    pair ``(W_i, W_{i+1})``) minimises R over ``g_i`` with the other layers fixed. Layers where P
-    or Q is singular or worse conditioned than ``max_cond`` are skipped. X is unchanged; for N = 2
-    the sweep is the exact balancing.
+    For hidden layer i (in order), with ``A = W_i`` of rank r and ``B = W_{i+1}``: where
+    ``range(A) ⊕ ker(B)`` is the whole hidden space (always for invertible layers; on closed
+    excess-width orbits too), the gauge ``T^{-1}``, ``T = [U_r, K]`` (U_r an orthonormal basis of
+    range A, K of ker B) turns the pair into ``([C; 0], [D, 0])`` with ``C = U_r^* A``,
+    ``D = B U_r``, and the N = 2 geometric-mean oracle of MATH.md section 3 balances ``(C, D)``
+    exactly: the minimiser of R over ``g_i`` with the other layers fixed. X is unchanged; for N = 2
+    on a closed orbit the sweep is the exact balancing. Pairs where this does not apply (or T,
+    ``C C^*`` or ``D^* D`` is worse conditioned than ``max_cond``) are skipped.
     """
     from .oracles import geometric_mean_balance
 
     W = list(W)
     moved = 0
     for i in range(len(W) - 1):
-        P = W[i] @ herm(W[i])
-        Q = herm(W[i + 1]) @ W[i + 1]
-        if np.linalg.cond(P) > max_cond or np.linalg.cond(Q) > max_cond:
+        A, B = W[i], W[i + 1]
+        d = A.shape[0]
+        U, s, _ = np.linalg.svd(A, full_matrices=False)
+        r = int(np.count_nonzero(s > 1e-10 * s[0])) if s.size and s[0] > 0 else 0
+        _, t, Vh = np.linalg.svd(B)
+        rank_b = int(np.count_nonzero(t > 1e-10 * t[0])) if t.size and t[0] > 0 else 0
+        K = herm(Vh[rank_b:])
+        if r == 0 or r + K.shape[1] != d:
             continue
-        pair = geometric_mean_balance((W[i], W[i + 1])).weights
-        before = _regularizer(W[i : i + 2])
-        after = _regularizer(pair)
-        if np.isfinite(after) and after <= before:  # a safeguard against rounding at large cond
-            W[i], W[i + 1] = pair
+        Ur = U[:, :r]
+        if K.shape[1] and np.linalg.cond(np.hstack([Ur, K])) > max_cond:
+            continue
+        C, D = herm(Ur) @ A, B @ Ur
+        if np.linalg.cond(C @ herm(C)) > max_cond**2 or np.linalg.cond(herm(D) @ D) > max_cond**2:
+            continue
+        try:
+            C, D = geometric_mean_balance((C, D)).weights
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        newA = np.vstack([C, np.zeros((d - r, A.shape[1]), dtype=C.dtype)])
+        newB = np.hstack([D, np.zeros((B.shape[0], d - r), dtype=D.dtype)])
+        if np.isfinite(_regularizer((newA, newB))) and _regularizer((newA, newB)) <= _regularizer((A, B)):
+            W[i], W[i + 1] = newA, newB
             moved += 1
     return tuple(W), moved
 

@@ -52,22 +52,12 @@ def _newton_instance(widths, cond, start, seed):
     return W, X, min_regularizer_svd(X, N)
 
 
-NEWTON_SLOW = pytest.mark.xfail(
-    strict=True,
-    reason="SPEC: N = 2 excess width (5,8,5), cond(X) = 1e6, Gaussian start: Newton needs 11-12 iterations "
-    "(> 10): W_1 W_1^* is singular there, so the geometric-mean sweep that solves equal-width N = 2 exactly "
-    "does not apply, and after the scalar pre-balancing ||mu||/R falls only ~x0.4 per iteration for ~8 "
-    "iterations (line-search steps 1.2-1.6) before the quadratic phase; 11/11/12/11 for seeds 0-3",
-)
-
-
 def _newton_params():
     for widths in [(8, 8, 8), (5, 8, 5), (4, 4, 4, 4, 4), (3, 6, 3, 5, 3)]:
         for cond in (1e3, 1e6):
             for start in ("gauge", "gaussian"):
                 seed = 3
-                slow = widths == (5, 8, 5) and cond == 1e6 and start == "gaussian"
-                yield pytest.param(widths, cond, start, seed, marks=[NEWTON_SLOW] if slow else [],
+                yield pytest.param(widths, cond, start, seed,
                                    id=f"{widths}-{cond:g}-{start}")
 
 
