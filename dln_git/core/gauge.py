@@ -82,7 +82,11 @@ def gauge_exp(xi, W, t: float = 1.0) -> tuple[np.ndarray, ...]:
     t = float(t)
     if not np.isfinite(t):
         raise ValueError(f"t = {t} is not finite")
-    pairs = [_exp_pair(x, t) for x in xi]
+    return _act_pairs([_exp_pair(x, t) for x in xi], W)
+
+
+def _act_pairs(pairs, W) -> tuple[np.ndarray, ...]:
+    """``W_i <- g_i W_i h_{i-1}`` for ``pairs = [(g_i, h_i)]`` with ``h_i = g_i^{-1}`` given."""
     N = len(W)
     out = []
     for i in range(N):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..core.gauge import _act_pairs
 from ..core.linalg import herm
 
 __all__ = [
@@ -107,17 +108,7 @@ def act_exp(W, theta) -> tuple[np.ndarray, ...]:
     ``exp(-theta_i)`` is taken as the computed inverse of ``exp(theta_i)`` so that the factors
     cancel in ``X`` to rounding (relative error ``~ eps cond(exp(theta_i))``).
     """
-    pairs = [_exp_and_inverse(t) for t in theta]
-    N = len(W)
-    out = []
-    for i in range(N):
-        Wi = W[i]
-        if i < N - 1:
-            Wi = pairs[i][0] @ Wi
-        if i > 0:
-            Wi = Wi @ pairs[i - 1][1]
-        out.append(Wi)
-    return tuple(out)
+    return _act_pairs([_exp_and_inverse(t) for t in theta], W)
 
 
 def hermitian_eig(s) -> list[tuple[np.ndarray, np.ndarray]]:

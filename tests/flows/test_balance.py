@@ -13,6 +13,7 @@ import pytest
 import scipy.linalg
 from flow_helpers import (
     conditioned_instance,
+    gauge_act,
     gaussian_weights,
     min_regularizer_svd,
     moment,
@@ -197,19 +198,8 @@ def test_rejects_bad_input(kw):
 
 
 def _exp_action(W, s, t):
-    """exp(t s).W with g_i = expm(t s_i) and its inverse expm(-t s_i)."""
-    g = [scipy.linalg.expm(t * m) for m in s]
-    ginv = [scipy.linalg.expm(-t * m) for m in s]
-    N = len(W)
-    out = []
-    for i in range(N):
-        w = W[i]
-        if i < N - 1:
-            w = g[i] @ w
-        if i > 0:
-            w = w @ ginv[i - 1]
-        out.append(w)
-    return tuple(out)
+    """exp(t s).W with g_i = expm(t s_i)."""
+    return gauge_act(W, [scipy.linalg.expm(t * m) for m in s])
 
 
 def _random_direction(widths, rng, cplx, hermitian):
