@@ -17,7 +17,6 @@ from ..core.linalg import herm
 
 __all__ = [
     "act_exp",
-    "act_exp_hermitian",
     "bracket",
     "dexpinv",
     "expm",
@@ -114,23 +113,3 @@ def act_exp(W, theta) -> tuple[np.ndarray, ...]:
 def hermitian_eig(s) -> list[tuple[np.ndarray, np.ndarray]]:
     """Eigen-decompositions ``s_i = E_i diag(lam_i) E_i^*`` of a Hermitian Lie algebra element."""
     return [np.linalg.eigh(0.5 * (m + herm(m))) for m in s]
-
-
-def act_exp_hermitian(W, eig, t: float) -> tuple[np.ndarray, ...]:
-    """``exp(t s).W`` for Hermitian ``s`` given by :func:`hermitian_eig`, through its eigenbases.
-
-    ``exp(t s_i) = E_i diag(e^{t lam_i}) E_i^*`` with its inverse from the same ``E_i``, so no
-    matrix exponential or inversion is formed.
-    """
-    N = len(W)
-    out = []
-    for i in range(N):
-        Wi = W[i]
-        if i < N - 1:
-            lam, E = eig[i]
-            Wi = (E * np.exp(t * lam)) @ (herm(E) @ Wi)
-        if i > 0:
-            lam, E = eig[i - 1]
-            Wi = (Wi @ E * np.exp(-t * lam)) @ herm(E)
-        out.append(Wi)
-    return tuple(out)

@@ -28,7 +28,7 @@ from ..core.gram import GramOperator
 from ..core.linalg import herm, norm
 from ..core.moment_map import _moment_map, _regularizer
 from ..core.subspaces import stabiliser_subspace
-from .lie_group import act_exp_hermitian, hermitian_eig
+from .lie_group import hermitian_eig
 
 __all__ = ["NewtonRun", "geometric_mean_sweep", "newton_balance", "scalar_prebalance"]
 
@@ -80,6 +80,15 @@ def geometric_mean_sweep(W, max_cond: float = 1e8) -> tuple[tuple[np.ndarray, ..
     for i in range(len(W) - 1):
         A, B = W[i], W[i + 1]
         d = A.shape[0]
+        if A.shape[1] == d == B.shape[0]:  # square layers: the pair is usually invertible
+            try:
+                pair = geometric_mean_balance((A, B)).weights
+            except (ValueError, np.linalg.LinAlgError):
+                pair = None
+            if pair is not None and np.isfinite(_regularizer(pair)) and _regularizer(pair) <= _regularizer((A, B)):
+                W[i], W[i + 1] = pair
+                moved += 1
+                continue
         U, s, _ = np.linalg.svd(A, full_matrices=False)
         r = int(np.count_nonzero(s > 1e-10 * s[0])) if s.size and s[0] > 0 else 0
         _, t, Vh = np.linalg.svd(B)
@@ -105,21 +114,44 @@ def geometric_mean_sweep(W, max_cond: float = 1e8) -> tuple[tuple[np.ndarray, ..
     return tuple(W), moved
 
 
-def _line_search(W, eig) -> float:
-    """Exact minimiser ``a >= 0`` of ``R(exp(-a s/2).W)`` (log-sum-exp convex in a)."""
+def _eigen_coordinates(W, eig) -> list[np.ndarray]:
+    """``C_i = E_i^* W_i E_{i-1}`` (``E_0 = I``, ``E_N = I``) for ``s_i = E_i diag(lam_i) E_i^*``."""
     N = len(W)
-    w_parts, d_parts = [], []
+    out = []
     for i in range(N):
         C = W[i]
-        lam_out = np.zeros(C.shape[0])
-        lam_in = np.zeros(C.shape[1])
         if i < N - 1:
-            lam_out, E = eig[i]
-            C = herm(E) @ C
+            C = herm(eig[i][1]) @ C
         if i > 0:
-            lam_in, E = eig[i - 1]
-            C = C @ E
-        w = (np.abs(C) ** 2).ravel()
+            C = C @ eig[i - 1][1]
+        out.append(C)
+    return out
+
+
+def _geodesic_point(C, eig, a: float) -> tuple[np.ndarray, ...]:
+    """``exp(-a s/2).W`` from its eigen-coordinates: ``E_i e^{-a lam_i/2} C_i e^{a lam_{i-1}/2} E_{i-1}^*``."""
+    N = len(C)
+    out = []
+    for i in range(N):
+        M = C[i]
+        if i < N - 1:
+            lam, E = eig[i]
+            M = E @ (np.exp(-0.5 * a * lam)[:, None] * M)
+        if i > 0:
+            lam, E = eig[i - 1]
+            M = (M * np.exp(0.5 * a * lam)[None, :]) @ herm(E)
+        out.append(M)
+    return tuple(out)
+
+
+def _line_search(C, eig) -> float:
+    """Exact minimiser ``a >= 0`` of ``R(exp(-a s/2).W)`` (log-sum-exp convex in a), from ``C_i``."""
+    N = len(C)
+    w_parts, d_parts = [], []
+    for i in range(N):
+        lam_out = eig[i][0] if i < N - 1 else np.zeros(C[i].shape[0])
+        lam_in = eig[i - 1][0] if i > 0 else np.zeros(C[i].shape[1])
+        w = (np.abs(C[i]) ** 2).ravel()
         d = (lam_out[:, None] - lam_in[None, :]).ravel()
         keep = w > 0
         w_parts.append(w[keep])
@@ -187,7 +219,8 @@ def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30) -> NewtonRun:
         if not ok:
             failures.append(f"iteration {it + 1}: {message}")
         eig = hermitian_eig(s)
-        a = _line_search(W, eig)
+        C = _eigen_coordinates(W, eig)
+        a = _line_search(C, eig)
         steps.append(a)
         if a == 0.0:
             if history[-1] <= ROUNDING_FLOOR * 2 * R:
@@ -195,7 +228,7 @@ def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30) -> NewtonRun:
             else:
                 failures.append(f"iteration {it + 1}: the Newton direction is not a descent direction")
             break
-        W = act_exp_hermitian(W, eig, -0.5 * a)
+        W = _geodesic_point(C, eig, a)
         mu = _moment_map(W)
         history.append(norm(mu))
         it += 1

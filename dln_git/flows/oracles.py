@@ -62,17 +62,19 @@ def geometric_mean_balance(W, *, rtol: float = 1e-12) -> GeometricMeanBalance:
     W1, W2 = W
     P = W1 @ herm(W1)
     Q = herm(W2) @ W2
-    for name, M in (("P = W_1 W_1^*", P), ("Q = W_2^* W_2", Q)):
-        ev = np.linalg.eigvalsh(0.5 * (M + herm(M)))
+    p, U = np.linalg.eigh(0.5 * (P + herm(P)))
+    q = np.linalg.eigvalsh(0.5 * (Q + herm(Q)))
+    for name, ev in (("P = W_1 W_1^*", p), ("Q = W_2^* W_2", q)):
         if ev[0] <= rtol * ev[-1]:
             raise ValueError(
                 f"{name} is singular (eigenvalues {ev[0]:.3g} .. {ev[-1]:.3g}): the oracle needs "
                 "d_1 <= min(d_0, d_2) and full-rank layers (a closed orbit)"
             )
-    P_half = _hermitian_function(P, np.sqrt)
-    P_minus_half = _hermitian_function(P, lambda w: 1.0 / np.sqrt(w))
+    P_half = (U * np.sqrt(p)) @ herm(U)
+    P_minus_half = (U / np.sqrt(p)) @ herm(U)
     H = P_minus_half @ _hermitian_function(P_half @ Q @ P_half, np.sqrt) @ P_minus_half
-    H = 0.5 * (H + herm(H))
-    g = _hermitian_function(H, np.sqrt)
-    g_inv = _hermitian_function(H, lambda w: 1.0 / np.sqrt(w))
+    h, V = np.linalg.eigh(0.5 * (H + herm(H)))
+    H = (V * h) @ herm(V)
+    g = (V * np.sqrt(h)) @ herm(V)
+    g_inv = (V / np.sqrt(h)) @ herm(V)
     return GeometricMeanBalance((g @ W1, W2 @ g_inv), g, H)
