@@ -2,6 +2,9 @@
 
 import os
 import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def configure_threads(threads: int) -> None:
@@ -20,3 +23,13 @@ def steal_seconds() -> float | None:
         return int(fields[8]) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return None
+
+
+def import_package():
+    """``dln_git``, installed or else from this checkout (benchmarks run from a clone too)."""
+    try:
+        import dln_git
+    except ImportError:
+        sys.path.insert(0, str(REPO_ROOT))
+        import dln_git
+    return dln_git

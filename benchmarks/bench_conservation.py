@@ -45,11 +45,9 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from _bench_env import configure_threads, steal_seconds
+from _bench_env import configure_threads, import_package, steal_seconds
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 BLAS_ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 TARGET_SECONDS = 60.0
 
@@ -78,11 +76,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def import_counter():
-    try:
-        from dln_git.symbolic.conservation import count_conservation_laws
-    except ImportError:
-        sys.path.insert(0, str(REPO_ROOT))
-        from dln_git.symbolic.conservation import count_conservation_laws
+    import_package()
+    from dln_git.symbolic.conservation import count_conservation_laws
+
     return count_conservation_laws
 
 

@@ -64,11 +64,9 @@ import statistics
 import sys
 import time
 import warnings
-from pathlib import Path
 
-from _bench_env import configure_threads, steal_seconds
+from _bench_env import configure_threads, import_package, steal_seconds
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 BLAS_ENV_VARS = (
     "OPENBLAS_CORETYPE",
     "OPENBLAS_L2_SIZE",
@@ -116,15 +114,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if min(args.widths) < 1 or args.repeats < 1 or args.threads < 1 or args.dense_repeats < 1:
         p.error("widths, repeats, dense-repeats and threads must be positive")
     return args
-
-
-def import_package():
-    try:
-        import dln_git
-    except ImportError:
-        sys.path.insert(0, str(REPO_ROOT))
-        import dln_git
-    return dln_git
 
 
 # ---------------------------------------------------------------------------------------------

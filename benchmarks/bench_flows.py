@@ -29,7 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _bench_env import configure_threads, steal_seconds
+from _bench_env import configure_threads, import_package, steal_seconds
 
 
 def main() -> None:
@@ -46,6 +46,7 @@ def main() -> None:
     import numpy as np
     import scipy.linalg
 
+    import_package()
     from dln_git.core import (
         balanced_from_end_to_end,
         end_to_end,

@@ -35,13 +35,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-from _bench_env import configure_threads, steal_seconds
+from _bench_env import configure_threads, import_package, steal_seconds
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("block_lu", "balanced")
 
 
@@ -72,15 +69,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.depth < 2:
         p.error("--depth must be >= 2")
     return args
-
-
-def import_package():
-    try:
-        import dln_git
-    except ImportError:
-        sys.path.insert(0, str(REPO_ROOT))
-        import dln_git
-    return dln_git
 
 
 def gauged_balanced(dg, d, N, c, cond, seed):

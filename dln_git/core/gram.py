@@ -784,42 +784,53 @@ class GramOperator(LinearOperator):
         dtype = np.result_type(self.dtype, *rhs)
         rhs = tuple(r.astype(dtype, copy=False) for r in rhs)
         K = self.kernel()
+        missing = "" if K is not None else f"kernel not computed ({self._kernel_error})"
+        return self._pcg_min_norm(
+            self._matvec, rhs, K, self._resolve_preconditioner(preconditioner, hermitian=False),
+            project_preconditioner=preconditioner == "balanced", rtol=rtol, atol=atol, maxiter=maxiter,
+            x0=None if x0 is None else as_lie_algebra(x0, self.widths, "x0"), finish=np.array,
+            kernel_name="stabiliser of dimension", missing_kernel=missing,
+        )
+
+    def _pcg_min_norm(self, matvec, rhs, K, M, *, project_preconditioner, rtol, atol, maxiter, x0, finish,
+                      kernel_name, missing_kernel) -> GramSolution:
+        """PCG on the range of a PSD operator with kernel K, then K projected out: the min-norm solution.
+
+        ``rhs`` and ``x0`` are tuples; ``finish`` maps each solution block (e.g. to its Hermitian
+        part); ``K`` None means the kernel was not computed (``missing_kernel`` says why).
+        """
         rnorm = norm(rhs)
         outside = 0.0
         if K is not None and K.dim > 0 and rnorm > 0:
             rk = K.project(rhs)
             outside = norm(rk) / rnorm
             rhs = tuple(r - k for r, k in zip(rhs, rk, strict=True))
-        M = self._resolve_preconditioner(preconditioner, hermitian=False)
-        if preconditioner == "balanced" and K is not None and K.dim > 0:
+        if project_preconditioner and K is not None and K.dim > 0:
             M = _range_projected(M, K)
-        threshold = max(rtol * rnorm, atol)
-        if x0 is not None:
-            x0 = pack(as_lie_algebra(x0, self.widths, "x0"))
+        shapes = self.shapes
         res = pcg(
-            self._matvec,
+            matvec,
             pack(rhs),
-            lambda v: pack(M(unpack(v, self.shapes))),
+            lambda v: pack(M(unpack(v, shapes))),
             rtol=0.0,
-            atol=threshold,
+            atol=max(rtol * rnorm, atol),
             maxiter=maxiter,
-            x0=x0,
+            x0=None if x0 is None else pack(x0),
         )
-        xi = tuple(np.array(m) for m in unpack(res.x, self.shapes))
+        xi = tuple(finish(m) for m in unpack(res.x, shapes))
         if K is not None and K.dim > 0:
             xi = tuple(x - k for x, k in zip(xi, K.project(xi), strict=True))
         residual = res.residual * norm(rhs) / rnorm if rnorm else 0.0
-        converged = res.converged
         kdim = None if K is None else K.dim
-        parts = [_convergence_message(converged, res.iterations, residual, rtol, atol)]
+        parts = [_convergence_message(res.converged, res.iterations, residual, rtol, atol)]
         if kdim is None:
-            parts.append(f"kernel not computed ({self._kernel_error}): solution is not min-norm")
+            parts.append(f"{missing_kernel}: solution is not min-norm")
         elif kdim > 0:
-            parts.append(f"operator singular: stabiliser of dimension {kdim} projected out")
+            parts.append(f"operator singular: {kernel_name} {kdim} projected out")
         if outside > 1e-8:
             parts.append(f"rhs has {outside:.2e} of its norm outside the range (least squares)")
         return GramSolution(
-            xi, bool(converged), res.iterations, float(residual), kdim,
+            xi, bool(res.converged), res.iterations, float(residual), kdim,
             None if kdim is None else kdim > 0, K is not None, float(outside), "; ".join(parts),
         )
 
@@ -892,42 +903,15 @@ class GramOperator(LinearOperator):
         rnorm = norm(rhs)
         complex_ = np.iscomplexobj(np.empty(0, dtype=dtype))
         HK = self.hermitian_kernel(complex_)
-        outside = 0.0
-        if HK is not None and HK.dim > 0 and rnorm > 0:
-            rk = HK.project(rhs)
-            outside = norm(rk) / rnorm
-            rhs = tuple(r - k for r, k in zip(rhs, rk, strict=True))
-        M = self._resolve_preconditioner(preconditioner, hermitian=True)
-        if preconditioner == "balanced" and HK is not None and HK.dim > 0:
-            M = _range_projected(M, HK)
-        threshold = max(rtol * rnorm, atol)
-        if x0 is not None:
-            x0 = pack([herm_part(x) for x in as_lie_algebra(x0, self.widths, "x0")])
         shapes = self.shapes
-        res = pcg(
-            lambda v: pack(self.apply_hermitian(unpack(v, shapes))),
-            pack(rhs),
-            lambda v: pack(M(unpack(v, shapes))),
-            rtol=0.0,
-            atol=threshold,
-            maxiter=maxiter,
-            x0=x0,
-        )
-        s = tuple(herm_part(np.array(m)) for m in unpack(res.x, shapes))
-        if HK is not None and HK.dim > 0:
-            s = tuple(x - k for x, k in zip(s, HK.project(s), strict=True))
-        residual = res.residual * norm(rhs) / rnorm if rnorm else 0.0
-        kdim = None if HK is None else HK.dim
-        parts = [_convergence_message(res.converged, res.iterations, residual, rtol, atol)]
-        if kdim is None:
-            parts.append(f"{self._herm_kernel[complex_][1]}: solution is not min-norm")
-        elif kdim > 0:
-            parts.append(f"operator singular: Hermitian kernel of real dimension {kdim} projected out")
-        if outside > 1e-8:
-            parts.append(f"rhs has {outside:.2e} of its norm outside the range (least squares)")
-        return GramSolution(
-            s, bool(res.converged), res.iterations, float(residual), kdim,
-            None if kdim is None else kdim > 0, HK is not None, float(outside), "; ".join(parts),
+        return self._pcg_min_norm(
+            lambda v: pack(self.apply_hermitian(unpack(v, shapes))), rhs, HK,
+            self._resolve_preconditioner(preconditioner, hermitian=True),
+            project_preconditioner=preconditioner == "balanced", rtol=rtol, atol=atol, maxiter=maxiter,
+            x0=None if x0 is None else [herm_part(x) for x in as_lie_algebra(x0, self.widths, "x0")],
+            finish=lambda m: herm_part(np.array(m)),
+            kernel_name="Hermitian kernel of real dimension",
+            missing_kernel="" if HK is not None else str(self._herm_kernel[complex_][1]),
         )
 
 

@@ -17,6 +17,8 @@ Which balanced point each method reaches (MATH.md sections 2-3):
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..core.end_to_end import end_to_end
@@ -41,8 +43,6 @@ LIMITS = {
 
 def _chain(first, second):
     """The second run appended to the first (times of the second shifted past the first's end)."""
-    from dataclasses import replace
-
     return replace(
         second,
         times=np.concatenate([first.times, first.times[-1] + second.times[1:]]),

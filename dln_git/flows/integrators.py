@@ -72,21 +72,31 @@ class StepOutcome:
 GENERATOR_CONDITION = 1e3
 
 
-class GroupStepper:
-    """RKMK step for ``dW/dt = A_W(F(W))``; ``F`` maps weights to a Lie algebra element.
+class _Stepper:
+    """A vector field with its evaluation count, tolerances and (optional) retraction."""
 
-    Where the generator is ill-conditioned (see :data:`GENERATOR_CONDITION`) and a
-    ``retract`` is given, the step is a DP5(4) step on the weights with velocity ``A_W(F(W))``
-    followed by ``retract`` (counted in ``weight_space_steps``).
-    """
-
-    def __init__(self, generator: Callable, rtol: float, atol: float, retract: Callable | None = None):
-        self.generator = generator
+    def __init__(self, field: Callable, rtol: float, atol: float, retract: Callable | None):
+        self._field = field
         self.rtol = rtol
         self.atol = atol
         self.retract = retract
         self.evaluations = 0
-        self.weight_space_steps = 0
+
+    def field(self, W):
+        self.evaluations += 1
+        return self._field(W)
+
+
+class GroupStepper(_Stepper):
+    """RKMK step for ``dW/dt = A_W(F(W))``; ``F`` maps weights to a Lie algebra element.
+
+    Where the generator is ill-conditioned (see :data:`GENERATOR_CONDITION`) and a
+    ``retract`` is given, the step is a DP5(4) step on the weights with velocity ``A_W(F(W))``
+    followed by ``retract``.
+    """
+
+    def __init__(self, generator: Callable, rtol: float, atol: float, retract: Callable | None = None):
+        super().__init__(generator, rtol, atol, retract)
 
     def _ill_conditioned(self, W, F) -> bool:
         if self.retract is None:
@@ -95,20 +105,12 @@ class GroupStepper:
         return norm(F) * norm(W) > GENERATOR_CONDITION * speed
 
     def _weight_space_step(self, W, F1, h: float) -> StepOutcome:
-        k = [_action(W, F1)]
-        for j in range(1, 6):
-            Wj = tuple(w + d for w, d in zip(W, lincomb([h * a for a in _A[j]], k), strict=True))
-            k.append(_action(Wj, self.field(Wj)))
-        W_new = tuple(w + d for w, d in zip(W, lincomb([h * b for b in _B[:6]], k), strict=True))
-        W_new = self.retract(W_new)
-        F_new = self.field(W_new)
-        k.append(_action(W_new, F_new))
-        err = norm(lincomb([h * e for e in _E], k))
-        return StepOutcome(W_new, F_new, err / (self.atol + self.rtol * norm(W_new)), weight_space=True)
+        def stage(Wj):
+            F = self.field(Wj)
+            return _action(Wj, F), F
 
-    def field(self, W):
-        self.evaluations += 1
-        return self.generator(W)
+        W_new, F_new, err = _weight_space_dp(W, _action(W, F1), h, stage, self.retract)
+        return StepOutcome(W_new, F_new, err / (self.atol + self.rtol * norm(W_new)), weight_space=True)
 
     def step(self, W, F1, h: float) -> StepOutcome:
         try:
@@ -134,31 +136,35 @@ class GroupStepper:
         return StepOutcome(W_new, F_new, err_w / scale)
 
 
-class ProjectedStepper:
+class ProjectedStepper(_Stepper):
     """Dormand–Prince step on the weights, ``W_{n+1} = retract(W_n + h sum b_j k_j)``."""
 
     def __init__(self, velocity: Callable, retract: Callable, rtol: float, atol: float):
-        self.velocity = velocity
-        self.retract = retract
-        self.rtol = rtol
-        self.atol = atol
-        self.evaluations = 0
-
-    def field(self, W):
-        self.evaluations += 1
-        return self.velocity(W)
+        super().__init__(velocity, rtol, atol, retract)
 
     def step(self, W, k1, h: float) -> StepOutcome:
-        k = [k1]
-        for j in range(1, 6):
-            Wj = tuple(w + d for w, d in zip(W, lincomb([h * a for a in _A[j]], k), strict=True))
-            k.append(self.field(Wj))
-        W_new = tuple(w + d for w, d in zip(W, lincomb([h * b for b in _B[:6]], k), strict=True))
-        W_new = self.retract(W_new)
-        k_new = self.field(W_new)
-        k.append(k_new)
-        err = norm(lincomb([h * e for e in _E], k))
+        def stage(Wj):
+            k = self.field(Wj)
+            return k, k
+
+        W_new, k_new, err = _weight_space_dp(W, k1, h, stage, self.retract)
         return StepOutcome(W_new, k_new, err / (self.atol + self.rtol * norm(W_new)))
+
+
+def _weight_space_dp(W, k1, h: float, stage: Callable, retract: Callable):
+    """One DP5(4) step on the weights, ``W_{n+1} = retract(W_n + h sum_j b_j k_j)``.
+
+    ``stage(W) -> (velocity, first_stage)``; returns ``(W_{n+1}, first_stage(W_{n+1}),
+    ||h sum_j (b_j - b*_j) k_j||)``.
+    """
+    k = [k1]
+    for j in range(1, 6):
+        Wj = tuple(w + d for w, d in zip(W, lincomb([h * a for a in _A[j]], k), strict=True))
+        k.append(stage(Wj)[0])
+    W_new = retract(tuple(w + d for w, d in zip(W, lincomb([h * b for b in _B[:6]], k), strict=True)))
+    k_new, first = stage(W_new)
+    k.append(k_new)
+    return W_new, first, norm(lincomb([h * e for e in _E], k))
 
 
 @dataclass
