@@ -1,0 +1,172 @@
+"""The fast-slow system ``dW/dt = -grad E(W) - (1/eps) Pi_V(W)`` (MATH.md section 4).
+
+The fast part is the L2 balancing flow on the fast time ``t/eps``; since ``A_W^*(grad E) = 0`` and
+``A_W^*(Pi_V W) = mu``, ``mu(W(t)) = exp(-2t/eps) mu(W(0))`` exactly. After a layer of width
+O(eps) the weights are balanced and X follows the learning flow; the distance between the two is
+O(eps) (Lindsey & Menon). The system is stiff (rates ~1/eps), so it is integrated by the
+L-stable implicit Radau IIA method of ``scipy.integrate.solve_ivp`` on the real coordinates of W.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.integrate
+
+from ..core.end_to_end import end_to_end
+from ..core.moment_map import _moment_norm
+from ..core.validation import _widths, as_weights
+from .gradient import _value_and_gradient
+from .learning_flow import LearningFlowResult, learning_flow
+from .losses import as_loss
+from .options import check_positive, check_time_grid
+from .split import _split
+
+__all__ = ["FastSlowDistance", "FastSlowResult", "fast_slow", "fast_slow_distance"]
+
+
+@dataclass(frozen=True)
+class FastSlowResult:
+    """A run of the fast-slow system.
+
+    Attributes
+    ----------
+    weights : tuple of ndarray
+        The final weights.
+    times : ndarray
+    X : ndarray
+        ``phi(W)`` at the recorded times, shape ``(len(times), d_N, d_0)``.
+    mu_norm : ndarray
+        ``||mu(W)||`` at the recorded times (``exp(-2t/eps) ||mu_0||`` in exact arithmetic).
+    eps : float
+    evaluations : int
+        Vector-field evaluations (including those of Radau's finite-difference Jacobians).
+    converged : bool
+    message : str
+    """
+
+    weights: tuple[np.ndarray, ...]
+    times: np.ndarray
+    X: np.ndarray
+    mu_norm: np.ndarray
+    eps: float
+    evaluations: int
+    converged: bool
+    message: str
+
+
+class _RealCoordinates:
+    """Weights <-> a real vector (complex entries as (real, imag) pairs, so the Jacobian is real)."""
+
+    def __init__(self, W):
+        self.shapes = [w.shape for w in W]
+        self.complex = any(np.iscomplexobj(w) for w in W)
+
+    def flatten(self, W) -> np.ndarray:
+        flat = np.concatenate([np.ravel(w) for w in W])
+        return np.concatenate([flat.real, flat.imag]) if self.complex else flat.astype(float)
+
+    def unflatten(self, y) -> tuple[np.ndarray, ...]:
+        if self.complex:
+            half = y.size // 2
+            y = y[:half] + 1j * y[half:]
+        out, start = [], 0
+        for r, c in self.shapes:
+            out.append(np.asarray(y[start:start + r * c]).reshape(r, c))
+            start += r * c
+        return tuple(out)
+
+
+def fast_slow(W0, loss, eps: float, *, t_final: float, t_eval=None, rtol: float = 1e-9,
+              atol: float | None = None) -> FastSlowResult:
+    """Integrate ``dW/dt = -grad E(W) - (1/eps) Pi_V(W)`` from ``W0`` to ``t_final``.
+
+    Parameters
+    ----------
+    W0 : sequence of arrays
+    loss : Loss or callable ``E(X) -> (value, grad)``
+    eps : float
+        The fast time scale (> 0).
+    t_final, t_eval :
+        Final time and the times to record (default: 0 and ``t_final``).
+    rtol, atol :
+        Tolerances of Radau (``atol`` defaults to ``rtol ||W0|| * 1e-2``).
+    """
+    W0 = as_weights(W0)
+    widths = _widths(W0)
+    loss = as_loss(loss, (widths[-1], widths[0]))
+    eps = check_positive(eps, "eps")
+    t_final, t_eval = check_time_grid(t_final, t_eval, rtol)
+    coords = _RealCoordinates(W0)
+    y0 = coords.flatten(W0)
+    atol = 1e-2 * rtol * float(np.linalg.norm(y0)) if atol is None else float(atol)
+    evaluations = 0
+
+    def rhs(_t, y):
+        nonlocal evaluations
+        evaluations += 1
+        W = coords.unflatten(y)
+        grad_data = _value_and_gradient(W, loss, 0.0).grad_data
+        vertical = _split(W, W).vertical
+        return coords.flatten(tuple(-g - v / eps for g, v in zip(grad_data, vertical, strict=True)))
+
+    times = np.array([0.0, t_final]) if t_eval is None else np.union1d([0.0, t_final], t_eval)
+    sol = scipy.integrate.solve_ivp(rhs, (0.0, t_final), y0, method="LSODA", t_eval=times, rtol=rtol, atol=atol)
+    weights = [coords.unflatten(sol.y[:, k]) for k in range(sol.y.shape[1])]
+    if not weights:
+        weights = [W0]
+    return FastSlowResult(
+        weights=tuple(np.array(w) for w in weights[-1]),
+        times=np.asarray(sol.t),
+        X=np.stack([end_to_end(w) for w in weights]),
+        mu_norm=np.array([_moment_norm(w) for w in weights]),
+        eps=eps,
+        evaluations=evaluations,
+        converged=bool(sol.success),
+        message=f"solve_ivp(LSODA): {sol.message}",
+    )
+
+
+@dataclass(frozen=True)
+class FastSlowDistance:
+    """Distance of the fast-slow system to the learning flow from the balanced projection.
+
+    Attributes
+    ----------
+    eps : float
+    distance : float
+        ``max_t ||X_eps(t) - X_lf(t)||_F`` over the recorded times.
+    times, distances : ndarray
+        The recorded times and ``||X_eps(t) - X_lf(t)||_F`` at each.
+    fast_slow : FastSlowResult
+    learning : LearningFlowResult
+        The learning flow of ``X_0 = phi(W_0)`` on the balanced manifold of depth N (the balanced
+        projection of W_0, the L2 fiber flow's limit, has the same X and determines this flow).
+    """
+
+    eps: float
+    distance: float
+    times: np.ndarray
+    distances: np.ndarray
+    fast_slow: FastSlowResult
+    learning: LearningFlowResult
+
+
+def fast_slow_distance(W0, loss, eps: float, *, t_final: float, t_eval=None, rtol: float = 1e-9) -> FastSlowDistance:
+    """Run :func:`fast_slow` and :func:`learning_flow` from the same X and measure their distance.
+
+    ``t_eval`` defaults to 50 equally spaced times in ``(0, t_final]``. The distance is O(eps).
+    """
+    W0 = as_weights(W0)
+    t_final, t_eval = check_time_grid(t_final, t_eval, rtol)
+    if t_eval is None:
+        t_eval = np.linspace(0.0, t_final, 51)
+    fs = fast_slow(W0, loss, eps, t_final=t_final, t_eval=t_eval, rtol=rtol)
+    if not fs.converged:
+        raise RuntimeError(f"fast_slow did not reach t_final: {fs.message}")
+    lf = learning_flow(end_to_end(W0), loss, len(W0), t_final=t_final, t_eval=fs.times, rtol=min(rtol, 1e-10))
+    if not lf.converged:
+        raise RuntimeError(f"learning_flow did not reach t_final: {lf.message}")
+    distances = np.linalg.norm(fs.X - lf.trajectory, axis=(1, 2))
+    return FastSlowDistance(eps, float(distances.max()), fs.times, distances, fs, lf)

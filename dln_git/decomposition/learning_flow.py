@@ -1,0 +1,193 @@
+"""The learning flow of the end-to-end map on the balanced manifold (MATH.md section 4).
+
+From a balanced point, ``X = phi(W(t))`` of the training flow ``dW/dt = -grad L(W)`` obeys
+(Arora, Cohen & Hazan 2018; Bah, Rauhut, Terstiege & Westdickenberg 2022)
+
+    dX/dt = - sum_{j=1}^N (X X^*)^{(N-j)/N} grad E(X) (X^* X)^{(j-1)/N} - lam N X,
+
+a Riemannian gradient flow of ``E(X) + lam (N/2) tr((X^* X)^{1/N})``. ``(X X^*)^0`` is the
+identity (not the projector onto the range). With ``X = U diag(s) V^*`` (full SVD) the sum is
+``U (K o (U^* G V)) V^*`` with the Hadamard kernel ``K_kl = sum_j p_k^{N-j} q_l^{j-1}``,
+``p_k = s_k^{2/N}``, ``q_l = s_l^{2/N}`` (zero beyond the rank, ``p^0 = q^0 = 1``). The
+regularizer term is ``lam N X`` directly (``(X^* X)^{1/N - 1}`` is singular at rank-deficient X).
+
+Rank deficiency: the flow keeps the rank r of X_0 (a zero singular value stays zero), and
+fractional powers amplify anything in the null space (``(1e-16)^{2/N}`` is 1e-4 at N = 8). So r is
+fixed once, from the singular values of X_0 above ``rank_rtol * s_max``; the kernel uses exactly the
+r largest singular values, and each integrator step is retracted onto the rank-r matrices by a
+truncated SVD (the stages of a step leave that manifold at second order in the step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.linalg import _rank_from_singular_values, herm
+from ..core.validation import as_depth, as_matrix
+from ..flows.integrators import ProjectedStepper, integrate
+from .losses import as_loss
+from .options import check_lam, check_time_grid
+
+__all__ = [
+    "RANK_RTOL",
+    "LearningFlowResult",
+    "balanced_metric_kernel",
+    "learning_flow",
+    "learning_velocity",
+]
+
+
+def _fractional_powers(s: np.ndarray, size: int, depth: int, rank: int) -> np.ndarray:
+    """Rows m = 0..N-1 of ``s_k^{2m/N}`` over ``size`` basis vectors (0 beyond the rank, 1 for m = 0)."""
+    P = np.zeros((depth, size))
+    P[0] = 1.0
+    for m in range(1, depth):
+        P[m, :rank] = s[:rank] ** (2.0 * m / depth)
+    return P
+
+
+#: Default relative cutoff below which singular values of X count as zero.
+RANK_RTOL = 1e-11
+
+
+def balanced_metric_kernel(s: np.ndarray, shape: tuple[int, int], depth: int, rank: int) -> np.ndarray:
+    """``K_kl = sum_{j=1}^N p_k^{(N-j)} q_l^{(j-1)}`` for the singular values ``s`` of X of ``shape``.
+
+    ``p_k^{(m)} = s_k^{2m/N}`` for the ``rank`` largest singular values, ``0`` beyond them for
+    m > 0, and 1 for m = 0 (``(X X^*)^0 = I``).
+    """
+    rows, cols = shape
+    s = np.asarray(s, dtype=float)
+    P = _fractional_powers(s, rows, depth, rank)
+    Q = _fractional_powers(s, cols, depth, rank)
+    return sum(np.outer(P[depth - j], Q[j - 1]) for j in range(1, depth + 1))
+
+
+def _velocity(X: np.ndarray, G: np.ndarray, depth: int, lam: float, rank: int | None = None) -> np.ndarray:
+    U, s, Vh = np.linalg.svd(X)
+    K = balanced_metric_kernel(s, X.shape, depth, _rank_from_singular_values(s, RANK_RTOL) if rank is None else rank)
+    V = -(U @ (K * (herm(U) @ G @ herm(Vh))) @ Vh)
+    if lam:
+        V -= lam * depth * X
+    return V
+
+
+def _check_rank_rtol(rank_rtol) -> float:
+    rank_rtol = float(rank_rtol)
+    if not (0 <= rank_rtol < 1):
+        raise ValueError(f"rank_rtol must lie in [0, 1), got {rank_rtol}")
+    return rank_rtol
+
+
+def learning_velocity(X, loss, depth: int, lam: float = 0.0, *, rank_rtol: float = RANK_RTOL) -> np.ndarray:
+    """``dX/dt`` of the learning flow at X (see the module docstring); the rank of X counts the
+    singular values above ``rank_rtol * s_max``."""
+    X = as_matrix(X, "X")
+    loss = as_loss(loss, X.shape)
+    rank = _rank_from_singular_values(np.linalg.svd(X, compute_uv=False), _check_rank_rtol(rank_rtol))
+    return _velocity(X, loss._evaluate(X)[1], as_depth(depth), check_lam(lam), rank)
+
+
+@dataclass(frozen=True)
+class LearningFlowResult:
+    """A run of the learning flow.
+
+    Attributes
+    ----------
+    X : ndarray
+        The final end-to-end map.
+    times : ndarray
+        Recorded times.
+    trajectory : ndarray
+        ``X`` at the recorded times, shape ``(len(times), d_N, d_0)``.
+    data_loss : ndarray
+        ``E(X)`` at the recorded times.
+    objective : ndarray
+        ``E(X) + lam (N/2) tr((X^* X)^{1/N})``, which the flow decreases.
+    steps, evaluations : int
+        Accepted steps and velocity evaluations.
+    converged : bool
+        ``t_final`` was reached.
+    message : str
+    """
+
+    X: np.ndarray
+    times: np.ndarray
+    trajectory: np.ndarray
+    data_loss: np.ndarray
+    objective: np.ndarray
+    steps: int
+    evaluations: int
+    converged: bool
+    message: str
+
+
+def _objective(X, E: float, depth: int, lam: float) -> float:
+    if not lam:
+        return E
+    s = np.linalg.svd(X, compute_uv=False)
+    return E + lam * depth / 2 * float(np.sum(s ** (2.0 / depth)))
+
+
+def learning_flow(
+    X0,
+    loss,
+    depth: int,
+    *,
+    lam: float = 0.0,
+    t_final: float,
+    t_eval=None,
+    rtol: float = 1e-11,
+    atol: float | None = None,
+    max_steps: int = 100_000,
+    rank_rtol: float = RANK_RTOL,
+) -> LearningFlowResult:
+    """Integrate the learning flow of X on the balanced manifold of depth ``depth``.
+
+    Adaptive Dormand–Prince 5(4) on X (the same driver as the flows), landing on every
+    ``t_eval``. ``atol`` defaults to ``rtol * ||X0||``.
+
+    Parameters
+    ----------
+    X0 : array
+        Initial end-to-end map (any rank; real or complex).
+    loss : Loss or callable ``E(X) -> (value, grad)``
+    depth : int
+        N, the number of layers of the network whose balanced manifold this is.
+    lam : float
+        Weight of the regularizer ``R``; its term is ``-lam N X``.
+    rank_rtol : float
+        Singular values of X_0 below ``rank_rtol * s_max`` count as zero; the flow keeps that
+        rank (see the module docstring).
+    """
+    X0 = as_matrix(X0, "X0")
+    loss = as_loss(loss, X0.shape)
+    depth = as_depth(depth)
+    lam = check_lam(lam)
+    rank_rtol = _check_rank_rtol(rank_rtol)
+    t_final, t_eval = check_time_grid(t_final, t_eval, rtol)
+    scale = float(np.linalg.norm(X0)) or 1.0
+    atol = rtol * scale if atol is None else float(atol)
+
+    rank = _rank_from_singular_values(np.linalg.svd(X0, compute_uv=False), rank_rtol)
+
+    def velocity(Xs):
+        return (_velocity(Xs[0], loss._evaluate(Xs[0])[1], depth, lam, rank),)
+
+    def retract(Xs):
+        if rank == min(X0.shape):
+            return Xs
+        U, s, Vh = np.linalg.svd(Xs[0], full_matrices=False)
+        return ((U[:, :rank] * s[:rank]) @ Vh[:rank],)
+
+    stepper = ProjectedStepper(velocity, retract, rtol, atol)
+    run = integrate(stepper, (X0,), t_final, t_eval=t_eval, max_steps=max_steps)
+    traj = np.stack([w[0] for w in run.weights])
+    E = np.array([loss._evaluate(x)[0] for x in traj])
+    objective = np.array([_objective(x, e, depth, lam) for x, e in zip(traj, E, strict=True)])
+    converged = not run.failure
+    message = run.failure or f"reached t = {t_final:g} in {run.steps} steps"
+    return LearningFlowResult(traj[-1].copy(), np.array(run.times), traj, E, objective, run.steps,
+                              run.evaluations, converged, message)
