@@ -11,7 +11,7 @@ identity (not the projector onto the range). With ``X = U diag(s) V^*`` (full SV
 ``p_k = s_k^{2/N}``, ``q_l = s_l^{2/N}`` (zero beyond the rank, ``p^0 = q^0 = 1``). The
 regularizer term is ``lam N X`` directly (``(X^* X)^{1/N - 1}`` is singular at rank-deficient X).
 
-Rank deficiency: the flow keeps the rank r of X_0 (a zero singular value stays zero), and
+Rank deficiency (N >= 2): the flow keeps the rank r of X_0 (a zero singular value stays zero), and
 fractional powers amplify anything in the null space (``(1e-16)^{2/N}`` is 1e-4 at N = 8). So r is
 fixed once, from the singular values of X_0 above ``rank_rtol * s_max``; the kernel uses exactly the
 r largest singular values, and each integrator step is retracted onto the rank-r matrices by a
@@ -177,7 +177,7 @@ def learning_flow(
         return (_velocity(Xs[0], loss._evaluate(Xs[0])[1], depth, lam, rank),)
 
     def retract(Xs):
-        if rank == min(X0.shape):
+        if rank == min(X0.shape) or depth == 1:  # depth 1: dX/dt = -G - lam X changes the rank freely
             return Xs
         U, s, Vh = np.linalg.svd(Xs[0], full_matrices=False)
         return ((U[:, :rank] * s[:rank]) @ Vh[:rank],)

@@ -69,3 +69,12 @@ def test_bad_inputs():
         learning_flow(np.full((2, 2), np.nan), SquaredDistance(np.eye(2)), 2, t_final=1.0)
     with pytest.raises(ValueError, match="rank_rtol"):
         learning_velocity(np.eye(2), SquaredDistance(np.eye(2)), 2, rank_rtol=2.0)
+
+
+def test_depth_one_from_a_rank_deficient_start_gains_rank():
+    """N = 1 has no fractional powers and no rank constraint: X(t) = Y + (X0 - Y) e^{-t}."""
+    X0 = np.diag([1.0, 0.0])
+    Y = np.eye(2)
+    r = learning_flow(X0, SquaredDistance(Y), 1, t_final=1.0)
+    assert r.converged, r.message
+    np.testing.assert_allclose(r.X, Y + (X0 - Y) * np.exp(-1.0), rtol=1e-9)
