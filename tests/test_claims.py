@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dln_git import cli
-from dln_git.claims import ClaimResult, all_claims, get_claim, register, run_claim, run_claims
+from dln_git.claims import SIZES, ClaimResult, all_claims, get_claim, register, run_claim, run_claims, verify
 from dln_git.claims import registry as registry_module
 
 SECTION_1_2_CLAIMS = {
@@ -51,15 +51,15 @@ def test_all_core_claims_pass(seed):
 
 
 def test_every_registered_claim_passes_the_default_run():
-    """What `dln-git verify` runs by default: every claim, seed 0, small size."""
-    runs = run_claims(seed=0, size="small")
-    assert {r.claim.id for r in runs} >= SECTION_1_2_CLAIMS | {
-        "symbolic.moment_map_matches",
-        "symbolic.identities",
-        "symbolic.conservation_laws",
-    }
-    failed = [(r.claim.id, r.result, r.error) for r in runs if not r.passed]
+    """What `dln-git verify` runs by default: every claim, seed 0, small size, serially."""
+    report = verify()
+    ran = {c.claim.id for c in report.claims}
+    assert ran == {c.id for c in all_claims()}
+    symbolic = {"symbolic.moment_map_matches", "symbolic.identities", "symbolic.conservation_laws"}
+    assert ran >= SECTION_1_2_CLAIMS | symbolic
+    failed = [(c.claim.id, c.worst, [r.error for r in c.instances]) for c in report.claims if not c.passed]
     assert not failed
+    assert report.exit_code == 0
 
 
 def test_claim_results_are_computed_not_constant():
@@ -107,6 +107,27 @@ def test_unknown_claim_is_a_clear_error(capsys):
 def test_duplicate_registration_rejected(temporary_claims):
     with pytest.raises(ValueError, match="registered twice"):
         temporary_claims("core.noether", "dup", section="4", tag="known")(lambda rng, size: None)
+
+
+def test_check_sizes_and_the_size_a_check_runs(temporary_claims):
+    assert SIZES == ("small", "medium", "large")
+    claim = get_claim("core.noether")
+    assert claim.sizes == ("small", "medium")
+    assert [claim.size_for(s) for s in SIZES] == ["small", "medium", "medium"]
+    seen = []
+
+    @temporary_claims("test.medium_only", "knows medium only", section="0", tag="derived", sizes=["medium"])
+    def _medium_only(rng, size):
+        seen.append(size)
+        return ClaimResult(0.0, 0.0, 0.0)
+
+    only = get_claim("test.medium_only")
+    assert [only.size_for(s) for s in SIZES] == ["medium", "medium", "medium"]
+    assert run_claim(only, size="large").passed and seen == ["medium"]
+    with pytest.raises(ValueError, match="size must be one of"):
+        claim.size_for("huge")
+    with pytest.raises(ValueError, match="sizes must be a non-empty subset"):
+        temporary_claims("test.bad_sizes", "bad", section="0", tag="derived", sizes=("tiny",))
 
 
 def test_claim_rng_is_reproducible():

@@ -7,7 +7,11 @@ Add a claim by writing, in the module of its layer under ``dln_git/claims/``::
         ...  # compute on random instances drawn from rng
         return ClaimResult(measured, expected, tolerance)
 
-and listing that module in ``_load.py``.
+and listing that module in ``_load.py``. A check branches on ``size`` ("small", "medium"; pass
+``sizes=SIZES`` to :func:`register` if it also has a "large" branch).
+
+Run claims with :func:`verify` (many seeds, glob selection, parallel executors, Markdown/JSON
+reports; see :mod:`dln_git.claims.runner`) or one at a time with :func:`run_claim`.
 """
 
 from .registry import (
@@ -16,10 +20,21 @@ from .registry import (
     ClaimResult,
     ClaimRun,
     all_claims,
+    claim_rng,
     get_claim,
     register,
     run_claim,
     run_claims,
+)
+from .runner import (
+    ClaimSummary,
+    InstanceRun,
+    UnknownClaimError,
+    VerifyReport,
+    report_format,
+    select_claims,
+    verify,
+    write_report,
 )
 
 __all__ = [
@@ -27,9 +42,18 @@ __all__ = [
     "Claim",
     "ClaimResult",
     "ClaimRun",
+    "ClaimSummary",
+    "InstanceRun",
+    "UnknownClaimError",
+    "VerifyReport",
     "all_claims",
+    "claim_rng",
     "get_claim",
     "register",
+    "report_format",
     "run_claim",
     "run_claims",
+    "select_claims",
+    "verify",
+    "write_report",
 ]
