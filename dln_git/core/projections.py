@@ -25,12 +25,12 @@ def _validated(W, V):
     return W, as_tangent(V, _widths(W), "V")
 
 
-def _horizontal(W, V, rtol):
+def _horizontal(W, V, rtol, maxiter=None):
     metric = EndToEndMetric(W)
     # accuracy on the scale of V: dphi(V) may be rounding noise (V vertical), partly outside
     # range(dphi) when dphi is not surjective, and a purely relative tolerance cannot be met
     atol = rtol * metric.differential_norm_bound * norm(V)
-    sol = metric.solve(_differential(W, V), rtol=rtol, atol=atol)
+    sol = metric.solve(_differential(W, V), rtol=rtol, atol=atol, maxiter=maxiter)
     if not sol.converged:
         warnings.warn(f"project_horizontal: metric solve {sol.message}", ConvergenceWarning,
                       stacklevel=3)

@@ -44,8 +44,8 @@ class Split:
         return norm(self.horizontal)
 
 
-def _split(W, V, rtol: float = 1e-12) -> Split:
-    horizontal = _horizontal(W, V, rtol)
+def _split(W, V, rtol: float = 1e-12, maxiter: int | None = None) -> Split:
+    horizontal = _horizontal(W, V, rtol, maxiter)
     return Split(tuple(v - h for v, h in zip(V, horizontal, strict=True)), tuple(horizontal))
 
 
