@@ -25,6 +25,8 @@ from . import (
     fig3_moment_flow,
     fig4_regularizer,
     fig5_balancing_cost,
+    fig6_training,
+    fig7_fast_slow,
     fig8_conservation_laws,
 )
 
@@ -45,9 +47,8 @@ FIGURES = OrderedDict(
         ("fig3_moment_flow", fig3_moment_flow),
         ("fig4_regularizer", fig4_regularizer),
         ("fig5_balancing_cost", fig5_balancing_cost),
-        # fig6_training (a training run decomposed: loss, ||mu||, vertical and horizontal speeds, with and
-        # without regularization) and fig7_fast_slow (distance to the learning flow versus eps, slope-1 guide)
-        # go here, once dln_git.decomposition (train, learning_flow, fast_slow) exists.
+        ("fig6_training", fig6_training),
+        ("fig7_fast_slow", fig7_fast_slow),
         ("fig8_conservation_laws", fig8_conservation_laws),
     ]
 )

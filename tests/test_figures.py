@@ -62,7 +62,7 @@ def test_figures_registry():
     names = list(FIGURES)
     assert names == sorted(names, key=lambda n: int(n[3:].split("_")[0]))
     assert {"fig1_fiber", "fig2_l2_rate", "fig3_moment_flow", "fig4_regularizer", "fig5_balancing_cost",
-            "fig8_conservation_laws"} <= set(names)
+            "fig6_training", "fig7_fast_slow", "fig8_conservation_laws"} <= set(names)
     for mod in FIGURES.values():
         assert callable(mod.make) and set(mod.PARAMS) == set(plotting.SIZES)
 
