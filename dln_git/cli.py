@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import sys
 import traceback
 from pathlib import Path
@@ -143,11 +142,9 @@ def _figures(args) -> int:
         )
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    options = {"only": args.only, "size": "smoke" if args.smoke else "paper"}
-    if "log" in inspect.signature(paper_figures.build).parameters:  # one line per figure, on stderr
-        options["log"] = lambda line: print(line, file=sys.stderr, flush=True)
     try:
-        paths = paper_figures.build(args.out, **options)
+        paths = paper_figures.build(args.out, only=args.only, size="smoke" if args.smoke else "paper",
+                                    log=lambda line: print(line, file=sys.stderr, flush=True))
     except Exception:
         print("dln-git figures: building the figures failed:\n" + traceback.format_exc(), file=sys.stderr)
         return 1

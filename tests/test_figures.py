@@ -23,8 +23,17 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def smoke_build(tmp_path_factory):
+    """``dln-git figures --smoke --out DIR`` (the CLI entry point), paths read from its output."""
+    import contextlib
+    import io
+
+    from dln_git import cli
+
     out = tmp_path_factory.mktemp("figures")
-    return out, build(out, size="smoke")
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert cli.main(["figures", "--smoke", "--out", str(out)]) == 0
+    return out, [pathlib.Path(line) for line in stdout.getvalue().split()]
 
 
 def _check_png(path: pathlib.Path):
