@@ -13,29 +13,35 @@ from .fields import fiber_retraction
 from .integrators import GroupStepper, ProjectedStepper, integrate
 from .results import FlowResult
 
-__all__ = ["check_options", "run_group", "run_projected", "run_scipy"]
+__all__ = ["check_options", "check_time_grid", "run_group", "run_projected", "run_scipy"]
 
 _RECORD = ("summary", "weights")
 
 
-def check_options(W, t_final, rtol, atol, record, t_eval, step, max_steps):
-    """Validate the common options; returns ``(W, t_final, t_eval)``."""
-    W = as_weights(W)
+def check_time_grid(t_final, t_eval, rtol) -> tuple[float, np.ndarray | None]:
+    """Check ``t_final > 0``, ``rtol in (0, 1)`` and a strictly increasing ``t_eval`` in ``[0, t_final]``."""
     t_final = float(t_final)
     if not np.isfinite(t_final) or t_final <= 0:
         raise ValueError(f"t_final must be a positive finite number, got {t_final}")
     if not (0 < rtol < 1):
         raise ValueError(f"rtol must lie in (0, 1), got {rtol}")
-    if atol is not None and not atol >= 0:
-        raise ValueError(f"atol must be non-negative, got {atol}")
-    if record not in _RECORD:
-        raise ValueError(f"record must be one of {_RECORD}, got {record!r}")
     if t_eval is not None:
         t_eval = np.asarray(t_eval, dtype=float).ravel()
         if t_eval.size == 0 or not np.all(np.isfinite(t_eval)):
             raise ValueError("t_eval must be a non-empty array of finite times")
         if np.any(np.diff(t_eval) <= 0) or t_eval[0] < 0 or t_eval[-1] > t_final:
             raise ValueError(f"t_eval must increase strictly within [0, t_final = {t_final}]")
+    return t_final, t_eval
+
+
+def check_options(W, t_final, rtol, atol, record, t_eval, step, max_steps):
+    """Validate the common options; returns ``(W, t_final, t_eval)``."""
+    W = as_weights(W)
+    t_final, t_eval = check_time_grid(t_final, t_eval, rtol)
+    if atol is not None and not atol >= 0:
+        raise ValueError(f"atol must be non-negative, got {atol}")
+    if record not in _RECORD:
+        raise ValueError(f"record must be one of {_RECORD}, got {record!r}")
     if step is not None and not (0 < step <= t_final):
         raise ValueError(f"step must lie in (0, t_final], got {step}")
     if int(max_steps) < 1:
