@@ -23,8 +23,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from .claims import SIZES, ClaimSummary, report_format, select_claims, verify
-from .claims.runner import UnknownClaimError, format_number
+from .claims import SIZES, ClaimSummary, UnknownClaimError, report_format, select_claims, verify
+from .claims.report import format_number
 
 _fmt = format_number
 

@@ -11,7 +11,8 @@ and listing that module in ``_load.py``. A check branches on ``size`` ("small", 
 ``sizes=SIZES`` to :func:`register` if it also has a "large" branch).
 
 Run claims with :func:`verify` (many seeds, glob selection, parallel executors, Markdown/JSON
-reports; see :mod:`dln_git.claims.runner`) or one at a time with :func:`run_claim`.
+reports; see :mod:`dln_git.claims.runner`, :mod:`dln_git.claims.selection` and
+:mod:`dln_git.claims.report`) or one at a time with :func:`run_claim`.
 """
 
 from .registry import (
@@ -26,16 +27,9 @@ from .registry import (
     run_claim,
     run_claims,
 )
-from .runner import (
-    ClaimSummary,
-    InstanceRun,
-    UnknownClaimError,
-    VerifyReport,
-    report_format,
-    select_claims,
-    verify,
-    write_report,
-)
+from .report import ClaimSummary, InstanceRun, VerifyReport, report_format, write_report
+from .runner import verify
+from .selection import UnknownClaimError, select_claims
 
 __all__ = [
     "SIZES",

@@ -5,10 +5,8 @@ or in parallel, with a summary and a report a referee can read.
 >>> report = verify(["core.*"], seeds=3)            # doctest: +SKIP
 >>> report.exit_code, report.write("verify.md")    # doctest: +SKIP
 
-Selection
----------
-``patterns`` are claim ids or :mod:`fnmatch` globs on ids (``"flows.*"``, ``"*rate*"``); claims
-run in registration order. A pattern that matches nothing is an error naming the known ids.
+Which claims run is :mod:`dln_git.claims.selection` (``patterns``: claim ids or globs); what the
+run reports, and how it is rendered, is :mod:`dln_git.claims.report`.
 
 Instances and seeds
 -------------------
@@ -18,10 +16,8 @@ Instance ``k = 0, ..., seeds - 1`` of a claim runs its check on the generator
 and instance ``k`` of ``verify(seed=s, seeds=K)`` is instance 0 of ``verify(seed=s + k)``: the
 report gives the command reproducing each failing instance on its own.
 
-A claim's verdict is ERROR if any instance raised, else FAIL if any instance failed, else PASS.
-Its *worst* instance is the one with the largest ``|measured - expected| / tolerance`` (a failing
-instance before any passing one). A check that raises is reported with its traceback and the
-run goes on.
+A check that raises does not stop the run: its instance is reported as an error, with its
+traceback, and the run goes on.
 
 Parallel runs
 -------------
@@ -73,44 +69,25 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import datetime
-import fnmatch
 import importlib
-import json
-import math
 import multiprocessing
 import os
-import platform
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from threadpoolctl import threadpool_limits
 
 from . import registry as _registry
 from .registry import SIZES, Claim, ClaimResult, all_claims, run_claim
+from .report import ClaimSummary, InstanceRun, VerifyReport, software_versions
+from .selection import select_claims
 
-__all__ = [
-    "REPORT_SUFFIXES",
-    "ClaimSummary",
-    "InstanceRun",
-    "UnknownClaimError",
-    "VerifyReport",
-    "format_number",
-    "report_format",
-    "select_claims",
-    "verify",
-    "write_report",
-]
+__all__ = ["verify"]
 
-#: Report file suffixes and the format each one writes.
-REPORT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json"}
-
-#: How many failing instances of one claim the Markdown report spells out (the JSON has all).
-_MARKDOWN_FAILURES_PER_CLAIM = 10
-
+#: Environment variables that set the BLAS/OpenMP threads of libraries loaded after them.
 _BLAS_THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -119,64 +96,6 @@ _BLAS_THREAD_VARIABLES = (
     "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
 )
-class UnknownClaimError(KeyError):
-    """A claim id or pattern matches no registered claim (the message names the known ids)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-
-def format_number(x) -> str:
-    """A figure as a referee reads it: integers plainly, other values in 4 significant digits."""
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if not math.isfinite(x):
-        return str(x)
-    return f"{x:.3g}" if x == int(x) and abs(x) < 1e6 else f"{x:.3e}"
-
-
-# ----------------------------------------------------------------------------------------------
-# selection
-
-
-def _is_glob(pattern: str) -> bool:
-    return any(ch in pattern for ch in "*?[")
-
-
-def select_claims(patterns: str | Iterable[str] | None = None) -> list[Claim]:
-    """The registered claims matching any of ``patterns``, in registration order.
-
-    Parameters
-    ----------
-    patterns : str or iterable of str, optional
-        Claim ids or :func:`fnmatch.fnmatchcase` globs on ids (``"flows.*"``, ``"*rate*"``).
-        ``None`` selects every claim.
-
-    Raises
-    ------
-    UnknownClaimError
-        If a pattern matches no claim; the message lists the known ids.
-    ValueError
-        If ``patterns`` is an empty collection.
-    """
-    claims = all_claims()
-    if patterns is None:
-        return claims
-    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
-    if not patterns:
-        raise ValueError("patterns is empty; pass None to select every claim")
-    chosen: set[str] = set()
-    for pattern in patterns:
-        if not isinstance(pattern, str):
-            raise TypeError(f"a claim pattern must be a str, got {type(pattern).__name__}")
-        hits = {c.id for c in claims if fnmatch.fnmatchcase(c.id, pattern)}
-        if not hits:
-            what = f"pattern {pattern!r} matches no claim" if _is_glob(pattern) else f"unknown claim {pattern!r}"
-            raise UnknownClaimError(f"{what}; known claims: {', '.join(sorted(c.id for c in claims))}")
-        chosen |= hits
-    return [c for c in claims if c.id in chosen]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -192,66 +111,6 @@ class _Task:
     seed: int
     size: str
     module: str | None
-
-
-@dataclass(frozen=True)
-class InstanceRun:
-    """One instance of a claim: the generator seed, the sizes, the result or the error, the time.
-
-    Attributes
-    ----------
-    claim_id : str
-        The claim.
-    index : int
-        ``k``, the instance number in this run.
-    seed : int
-        The seed of the instance's generator, ``base seed + k``.
-    size : str
-        The size asked for.
-    check_size : str
-        The size the check ran (its branch for ``size``, see :meth:`Claim.size_for`); empty if
-        the claim could not be looked up.
-    result : ClaimResult or None
-        What the check measured (floats), or None if it raised.
-    error : str or None
-        The traceback if it raised.
-    seconds : float
-        Time in the check.
-    """
-
-    claim_id: str
-    index: int
-    seed: int
-    size: str
-    check_size: str
-    result: ClaimResult | None
-    error: str | None
-    seconds: float
-
-    @property
-    def passed(self) -> bool:
-        return self.error is None and self.result is not None and bool(self.result.passed)
-
-    @property
-    def verdict(self) -> str:
-        """``"PASS"``, ``"FAIL"`` or ``"ERROR"``."""
-        if self.error is not None or self.result is None:
-            return "ERROR"
-        return "PASS" if self.passed else "FAIL"
-
-    @property
-    def ratio(self) -> float:
-        """``|measured - expected| / tolerance``: 0 for an exact match, inf for a miss at zero
-        tolerance or a NaN figure, NaN without a result."""
-        r = self.result
-        if r is None:
-            return math.nan
-        gap = abs(r.measured - r.expected)
-        if math.isnan(gap):
-            return math.inf
-        if r.tolerance > 0:
-            return gap / r.tolerance
-        return 0.0 if gap == 0 else math.inf
 
 
 def _lookup(claim_id: str, module: str | None) -> Claim:
@@ -292,350 +151,6 @@ def _run_task(task: _Task) -> InstanceRun:
     return InstanceRun(
         task.claim_id, task.index, task.seed, task.size, claim.size_for(task.size), result, error, run.seconds
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# aggregation
-
-
-@dataclass(frozen=True)
-class ClaimSummary:
-    """All instances of one claim, ordered by index, and what they add up to."""
-
-    claim: Claim
-    instances: tuple[InstanceRun, ...]
-
-    @property
-    def passes(self) -> int:
-        return sum(r.verdict == "PASS" for r in self.instances)
-
-    @property
-    def failures(self) -> int:
-        return sum(r.verdict == "FAIL" for r in self.instances)
-
-    @property
-    def errors(self) -> int:
-        return sum(r.verdict == "ERROR" for r in self.instances)
-
-    @property
-    def verdict(self) -> str:
-        """ERROR if any instance raised, else FAIL if any failed, else PASS."""
-        if self.errors:
-            return "ERROR"
-        return "FAIL" if self.failures else "PASS"
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict == "PASS"
-
-    @property
-    def worst(self) -> InstanceRun | None:
-        """The instance with the largest ``|measured - expected| / tolerance``, a failing one
-        first; None if no instance produced figures."""
-        measured = [r for r in self.instances if r.result is not None]
-        if not measured:
-            return None
-        return max(measured, key=lambda r: (not r.passed, r.ratio, -r.index))
-
-    @property
-    def seconds(self) -> float:
-        return float(sum(r.seconds for r in self.instances))
-
-    @property
-    def check_sizes(self) -> tuple[str, ...]:
-        """The sizes the check actually ran (one, unless the claim could not be looked up)."""
-        return tuple(sorted({r.check_size for r in self.instances if r.check_size}, key=SIZES.index))
-
-
-def _versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in ("dln_git", "numpy", "scipy", "sympy"):
-        try:
-            module = sys.modules.get(name) or importlib.import_module(name)
-        except ImportError:
-            continue
-        versions[name.replace("_", "-")] = str(getattr(module, "__version__", "unknown"))
-    versions["platform"] = platform.platform()
-    return versions
-
-
-def _md(text: str, *, cell: bool = False) -> str:
-    """Plain text on one line for Markdown: ``*`` and ``<`` escaped (they would start emphasis or
-    HTML), and ``|`` too inside a table cell."""
-    text = " ".join(str(text).split()).replace("*", "\\*").replace("<", "\\<")
-    return text.replace("|", "\\|") if cell else text
-
-
-def _jsonable(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return str(x)
-    return x
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """The outcome of :func:`verify`: one :class:`ClaimSummary` per claim and the run's settings.
-
-    ``exit_code`` is 0 when every instance of every claim passed, 1 otherwise. Render with
-    :meth:`to_markdown` / :meth:`to_dict`, or :meth:`write` to ``.md`` or ``.json``.
-    """
-
-    claims: tuple[ClaimSummary, ...]
-    patterns: tuple[str, ...] | None
-    seed: int
-    seeds: int
-    size: str
-    execution: str
-    started: str
-    wall_seconds: float
-    versions: dict[str, str] = field(default_factory=dict, compare=False)
-
-    @property
-    def passed(self) -> int:
-        return sum(c.verdict == "PASS" for c in self.claims)
-
-    @property
-    def failed(self) -> int:
-        return sum(c.verdict == "FAIL" for c in self.claims)
-
-    @property
-    def errors(self) -> int:
-        return sum(c.verdict == "ERROR" for c in self.claims)
-
-    @property
-    def ok(self) -> bool:
-        return all(c.passed for c in self.claims)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.ok else 1
-
-    @property
-    def verdicts(self) -> dict[str, str]:
-        """Claim id -> verdict."""
-        return {c.claim.id: c.verdict for c in self.claims}
-
-    @property
-    def check_seconds(self) -> float:
-        return float(sum(c.seconds for c in self.claims))
-
-    def command(
-        self, claim_ids: Iterable[str] | None = None, *, seed: int | None = None, seeds: int | None = None
-    ) -> str:
-        """The ``dln-git verify`` command line that reruns this run (or a part of it)."""
-        parts = ["dln-git", "verify"]
-        chosen = list(claim_ids) if claim_ids is not None else (list(self.patterns) if self.patterns else None)
-        if chosen:
-            parts += ["--claim", *(f"'{p}'" if _is_glob(p) else p for p in chosen)]
-        parts += ["--seed", str(self.seed if seed is None else seed)]
-        seeds = self.seeds if seeds is None else seeds
-        if seeds != 1:
-            parts += ["--seeds", str(seeds)]
-        parts += ["--size", self.size]
-        return " ".join(parts)
-
-    def summary_line(self) -> str:
-        """``"N passed, M failed"`` (failed counts the errors too, which are then named)."""
-        line = f"{self.passed} passed, {self.failed + self.errors} failed"
-        return line + (f" ({self.errors} raised an exception)" if self.errors else "")
-
-    # -- Markdown ------------------------------------------------------------------------------
-
-    def to_markdown(self) -> str:
-        """The report as Markdown: header, summary table, failures and errors with tracebacks,
-        and the details the checks gave for their worst instances."""
-        n = len(self.claims)
-        verdict = "all claims pass" if self.ok else f"{self.failed + self.errors} of {n} claims do not pass"
-        selection = "all registered claims" if not self.patterns else ", ".join(f"`{p}`" for p in self.patterns)
-        seeds = f"seed {self.seed}" if self.seeds == 1 else f"seeds {self.seed} to {self.seed + self.seeds - 1}"
-        versions = ", ".join(f"{k} {v}" for k, v in self.versions.items() if k != "platform")
-        lines = [
-            f"# dln-git verify: {verdict}",
-            "",
-            f"- **Result**: {n} claims: {self.passed} passed, {self.failed} failed, {self.errors} raised an exception "
-            f"(exit code {self.exit_code})",
-            f"- **Command**: `{self.command()}`",
-            f"- **Claims**: {selection}",
-            f"- **Instances**: {self.seeds} per claim ({seeds}); size {self.size}",
-            f"- **Execution**: {self.execution}; wall time {self.wall_seconds:.1f} s, "
-            f"time in checks {self.check_seconds:.1f} s",
-            f"- **Date**: {self.started}",
-            f"- **Versions**: {versions}" + (f"; {self.versions['platform']}" if "platform" in self.versions else ""),
-            "",
-            "Each instance runs the claim's check on its own random instance (a generator seeded by the seed and",
-            "the claim id) and compares the measured figure with the expected one: it passes when",
-            "|measured − expected| ≤ tolerance, or when the conditions its detail states hold. A claim passes when",
-            "every instance does. *Worst* is the instance with the largest |measured − expected| / tolerance,",
-            "a failing instance first.",
-            "",
-            "## Summary",
-            "",
-            "| Claim | Statement | § | Tag | Instances passed | Worst measured | Expected | Tolerance | Verdict "
-            "| Time (s) |",
-            "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |",
-        ]
-        for c in self.claims:
-            w = c.worst
-            figures = (
-                [format_number(w.result.measured), format_number(w.result.expected), format_number(w.result.tolerance)]
-                if w is not None
-                else ["—", "—", "—"]
-            )
-            verdict_cell = c.verdict if c.passed else f"**{c.verdict}**"
-            cells = [
-                f"`{c.claim.id}`",
-                _md(c.claim.statement, cell=True),
-                _md(c.claim.section, cell=True),
-                c.claim.tag,
-                f"{c.passes}/{len(c.instances)}",
-                *figures,
-                verdict_cell,
-                f"{c.seconds:.2f}",
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-        mapped = [c for c in self.claims if c.check_sizes and c.check_sizes != (self.size,)]
-        if mapped:
-            ran = "/".join(sorted({s for c in mapped for s in c.check_sizes}, key=SIZES.index))
-            lines += [
-                "",
-                f"Checks without a {self.size} branch ran their {ran} branch: "
-                f"{', '.join(f'`{c.claim.id}`' for c in mapped)}.",
-            ]
-        lines += ["", "## Failures and errors", ""]
-        bad = [c for c in self.claims if not c.passed]
-        if not bad:
-            lines += ["None: every instance of every claim passed.", ""]
-        for c in bad:
-            lines += self._markdown_failure(c)
-        details = [(c, c.worst) for c in self.claims if c.passed and c.worst is not None and c.worst.result.detail]
-        if details:
-            lines += ["## Details of the worst instances", ""]
-            for c, w in details:
-                lines.append(f"- `{c.claim.id}` (seed {w.seed}): {_md(w.result.detail)}")
-            lines.append("")
-        return "\n".join(lines)
-
-    def _markdown_failure(self, c: ClaimSummary) -> list[str]:
-        lines = [
-            f"### {c.verdict} `{c.claim.id}`",
-            "",
-            f"> {_md(c.claim.statement)} (§{_md(c.claim.section)}, {c.claim.tag})",
-            "",
-            f"{c.passes} of {len(c.instances)} instances passed, {c.failures} failed, {c.errors} raised.",
-            "",
-        ]
-        bad = [r for r in c.instances if not r.passed]
-        for r in bad[:_MARKDOWN_FAILURES_PER_CLAIM]:
-            head = f"- **Instance {r.index}** (seed {r.seed}, size {r.check_size or r.size}): {r.verdict}"
-            if r.result is not None:
-                res = r.result
-                head += (
-                    f"; measured {format_number(res.measured)}, expected {format_number(res.expected)}, "
-                    f"tolerance {format_number(res.tolerance)} (|measured − expected| / tolerance = "
-                    f"{format_number(r.ratio)})"
-                )
-                if res.detail:
-                    head += f". {_md(res.detail)}"
-            lines.append(head)
-            lines.append(f"  - reproduce: `{self.command([c.claim.id], seed=r.seed, seeds=1)}`")
-            if r.error is not None:
-                lines += ["", "  ```text", *("  " + ln for ln in r.error.rstrip().splitlines()), "  ```", ""]
-        if len(bad) > _MARKDOWN_FAILURES_PER_CLAIM:
-            lines.append(f"- … and {len(bad) - _MARKDOWN_FAILURES_PER_CLAIM} more (all of them in the JSON report)")
-        lines.append("")
-        return lines
-
-    # -- JSON ----------------------------------------------------------------------------------
-
-    def to_dict(self) -> dict:
-        """The report as JSON-ready data, every instance included (non-finite floats as strings)."""
-
-        def instance(r: InstanceRun) -> dict:
-            res = r.result
-            return {
-                "index": r.index,
-                "seed": r.seed,
-                "size": r.size,
-                "check_size": r.check_size,
-                "verdict": r.verdict,
-                "measured": _jsonable(res.measured) if res else None,
-                "expected": _jsonable(res.expected) if res else None,
-                "tolerance": _jsonable(res.tolerance) if res else None,
-                "ratio": _jsonable(r.ratio) if res else None,
-                "detail": res.detail if res else None,
-                "error": r.error,
-                "seconds": r.seconds,
-            }
-
-        return {
-            "tool": "dln-git verify",
-            "started": self.started,
-            "wall_seconds": self.wall_seconds,
-            "settings": {
-                "patterns": list(self.patterns) if self.patterns else None,
-                "seed": self.seed,
-                "seeds": self.seeds,
-                "size": self.size,
-                "execution": self.execution,
-                "command": self.command(),
-            },
-            "versions": dict(self.versions),
-            "summary": {
-                "claims": len(self.claims),
-                "passed": self.passed,
-                "failed": self.failed,
-                "errors": self.errors,
-                "exit_code": self.exit_code,
-            },
-            "claims": [
-                {
-                    "id": c.claim.id,
-                    "statement": c.claim.statement,
-                    "section": c.claim.section,
-                    "tag": c.claim.tag,
-                    "verdict": c.verdict,
-                    "instances": len(c.instances),
-                    "passes": c.passes,
-                    "failures": c.failures,
-                    "errors": c.errors,
-                    "seconds": c.seconds,
-                    "worst": None if c.worst is None else instance(c.worst),
-                    "runs": [instance(r) for r in c.instances],
-                }
-                for c in self.claims
-            ],
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
-
-    def write(self, path: str | os.PathLike) -> Path:
-        """Write the report; the format follows the suffix (see :func:`report_format`)."""
-        return write_report(self, path)
-
-
-def report_format(path: str | os.PathLike) -> str:
-    """``"markdown"`` or ``"json"`` from the file suffix.
-
-    Raises
-    ------
-    ValueError
-        For any other suffix.
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix not in REPORT_SUFFIXES:
-        raise ValueError(
-            f"report file must end in {', '.join(REPORT_SUFFIXES)} (Markdown or JSON), got {os.fspath(path)!r}"
-        )
-    return REPORT_SUFFIXES[suffix]
-
-
-def write_report(report: VerifyReport, path: str | os.PathLike) -> Path:
-    """Write ``report`` as Markdown (``.md``) or JSON (``.json``) and return the path."""
-    path = Path(path)
-    text = report.to_markdown() if report_format(path) == "markdown" else report.to_json()
-    path.write_text(text + "\n", encoding="utf-8")
-    return path
 
 
 # ----------------------------------------------------------------------------------------------
@@ -880,5 +395,5 @@ def verify(
         execution=execution,
         started=started,
         wall_seconds=time.perf_counter() - start,
-        versions=_versions(),
+        versions=software_versions(),
     )
