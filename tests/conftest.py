@@ -1,9 +1,16 @@
 """Hypothesis profiles: ``ci`` (default: fast, derandomized so CI is reproducible) and
-``thorough`` (many random examples). Select with ``DLN_GIT_HYPOTHESIS_PROFILE=thorough``."""
+``thorough`` (many random examples). Select with ``DLN_GIT_HYPOTHESIS_PROFILE=thorough``.
+
+BLAS runs single-threaded in the test process: the tests work on matrices of a few dozen
+entries, where a second OpenBLAS thread only adds synchronisation, and on a shared 2-core
+machine its busy-waiting made such work 10-100x slower (measured)."""
 
 import os
 
 from hypothesis import HealthCheck, settings
+from threadpoolctl import threadpool_limits
+
+threadpool_limits(limits=1, user_api="blas")
 
 settings.register_profile(
     "ci",

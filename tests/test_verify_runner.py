@@ -332,14 +332,11 @@ def test_cli_list_with_globs_and_json_report(fixture_claims, tmp_path, capsys):
 
 
 def test_blas_threads_are_capped_during_a_serial_run_and_restored(temporary_claims):
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     def blas_threads():
         return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 
-    before = blas_threads()
-    if not before:
-        pytest.skip("no BLAS library visible to threadpoolctl")
     seen = []
 
     @temporary_claims("test.blas", "records the BLAS threads", section="0", tag="derived")
@@ -347,7 +344,11 @@ def test_blas_threads_are_capped_during_a_serial_run_and_restored(temporary_clai
         seen.append(blas_threads())
         return ClaimResult(0.0, 0.0, 0.0)
 
-    assert verify("test.blas").ok and seen == [[1] * len(before)]
-    assert blas_threads() == before
-    verify("test.blas", threads_per_job=0)
-    assert seen[-1] == before
+    with threadpool_limits(limits=2, user_api="blas"):  # the test session itself runs BLAS on 1 thread
+        before = blas_threads()
+        if not before:
+            pytest.skip("no BLAS library visible to threadpoolctl")
+        assert verify("test.blas").ok and seen == [[1] * len(before)]
+        assert blas_threads() == before
+        verify("test.blas", threads_per_job=0)
+        assert seen[-1] == before
