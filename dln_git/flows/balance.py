@@ -99,7 +99,7 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
         if converged:
             message = f"converged in {iterations} Newton iterations"
             if run.swept_layers:
-                message += f" (after a geometric-mean sweep over {run.swept_layers} layers)"
+                message += f" (after geometric-mean sweeps over {run.swept_layers} layers)"
         else:
             rates = np.array(history[1:]) / np.maximum(np.array(history[:-1]), 1e-300)
             message = (f"not converged after {iterations} Newton iterations: ||mu|| = {history[-1]:.2e}, "

@@ -230,3 +230,83 @@ def test_hessian_identity(widths, cplx, hermitian):
     assert tnorm([a - b for a, b in zip(fd, predicted, strict=True)]) <= 1e-7 * tnorm(predicted)
     # the Herm matters: A^*A s itself is not Hermitian for a generic direction
     assert tnorm([2 * M - P for M, P in zip(Gs, predicted, strict=True)]) > 1e-3 * tnorm(predicted)
+
+
+# ---------------------------------------------------------------------------------------------
+# 11. Newton internals: pair oracle, line search, Taylor full step, forcing
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("shape_a", "shape_b", "cplx"), [((4, 4), (4, 4), False), ((3, 5), (6, 3), False),
+                                                          ((3, 3), (3, 3), True)])
+def test_pair_balance_is_the_geometric_mean_oracle(shape_a, shape_b, cplx):
+    """(g A, B g^{-1}) balanced, B A kept, R = ||B A||_* (the minimum over the pair's orbit)."""
+    from dln_git.flows.newton import _pair_balance
+
+    rng = np.random.default_rng(11)
+    A, B = gaussian_weights((shape_a[1], shape_a[0], shape_b[0]), rng, cplx=cplx)
+    A2, B2 = _pair_balance(A, B)
+    assert tnorm(moment((A2, B2))) <= 1e-12 * regularizer((A2, B2))
+    assert rel_diff([B2 @ A2], [B @ A]) <= 1e-13
+    assert regularizer((A2, B2)) == pytest.approx(np.linalg.norm(B @ A, "nuc"), rel=1e-12)
+
+
+def test_pair_balance_rejects_singular_pairs():
+    from dln_git.flows.newton import _pair_balance
+
+    A, B = gaussian_weights((3, 3, 3), np.random.default_rng(2))
+    A = A.copy()
+    A[2] = A[0] + A[1]  # rank 2
+    with pytest.raises((ValueError, np.linalg.LinAlgError)):
+        _pair_balance(A, B)
+
+
+def test_line_search_finds_the_minimiser_of_r_along_the_geodesic():
+    from dln_git.flows.lie_group import hermitian_eig
+    from dln_git.flows.newton import _eigen_coordinates, _geodesic_point, _line_search
+
+    W, _, _ = conditioned_instance((4, 5, 5, 3), 1e2, seed=4, gauge_cond=10.0)
+    s = _random_direction((4, 5, 5, 3), np.random.default_rng(1), cplx=False, hermitian=True)
+    s = [x * np.sign(np.sum([np.vdot(a, b) for a, b in zip(s, moment(W), strict=True)])) for x in s]  # descent
+    eig = hermitian_eig(s)
+    C = _eigen_coordinates(W, eig)
+    a = _line_search(C, eig)
+    grid = np.linspace(0.0, 3.0 * a, 301)
+    values = [regularizer(_geodesic_point(C, eig, t)) for t in grid]
+    assert grid[int(np.argmin(values))] == pytest.approx(a, abs=grid[1])
+    assert regularizer(_geodesic_point(C, eig, a)) <= min(values) * (1 + 1e-14)
+
+
+def test_taylor_exp_pair_is_an_exact_inverse_pair():
+    from dln_git.flows.newton import MAX_TAYLOR_DEGREE, _taylor_degree, _taylor_exp_pair
+
+    rng = np.random.default_rng(6)
+    M = rng.standard_normal((6, 6))
+    S = 0.5 * (M + M.T)
+    for x in (1e-8, 1e-4, 1e-2):
+        y = x * S / np.linalg.norm(S)
+        k = _taylor_degree(x)
+        g, h = _taylor_exp_pair(y, k)
+        assert np.abs(g @ h - np.eye(6)).max() <= 1e-15
+        assert np.abs(h - scipy.linalg.expm(y)).max() <= 1e-15
+    assert _taylor_degree(0.5) is None and _taylor_degree(1e-3) <= MAX_TAYLOR_DEGREE
+
+
+def test_newton_takes_full_steps_in_the_quadratic_phase():
+    """The last steps are the full step a = 1 (no line search); X is kept to rounding."""
+    from dln_git.flows.newton import newton_balance
+
+    W, X, s = conditioned_instance((6,) * 5, 1e3, seed=8, gauge_cond=10.0)
+    run = newton_balance(W)
+    assert run.converged and run.step_lengths[-1] == 1.0
+    assert x_drift(run.weights, X) <= 1e-12
+    assert regularizer(run.weights) == pytest.approx(0.5 * 4 * np.sum(s ** 0.5), rel=1e-12)
+
+
+def test_forcing_is_quadratic_and_stops_at_the_tolerance():
+    from dln_git.flows.newton import _forcing
+
+    R, tol = 1.0, 1e-12
+    assert _forcing(1.0, R, tol) == 0.25
+    assert _forcing(2e-4, R, tol) == pytest.approx(1e-3)  # 10 ||mu|| / 2R
+    assert _forcing(1e-10, R, tol) == pytest.approx(1e-3)  # tol R / (10 ||mu||)
