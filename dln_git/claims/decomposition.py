@@ -13,14 +13,10 @@ from ..core import (
     norm,
     random_weights,
 )
+from .core import _random_widths as _widths
 from .registry import ClaimResult, register
 
 _KINDS = ("distance", "regression", "sensing", "completion")
-
-
-def _widths(rng, min_depth=2, max_depth=4, max_width=4):
-    depth = int(rng.integers(min_depth, max_depth + 1))
-    return tuple(int(d) for d in rng.integers(1, max_width + 1, size=depth + 1))
 
 
 def _problem(rng, k, min_depth=2):

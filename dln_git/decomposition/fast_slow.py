@@ -17,6 +17,7 @@ import numpy as np
 import scipy.integrate
 
 from ..core.end_to_end import end_to_end
+from ..core.linalg import pack, unpack
 from ..core.moment_map import _moment_norm
 from ..core.validation import _widths, as_weights
 from .gradient import _value_and_gradient
@@ -66,18 +67,14 @@ class _RealCoordinates:
         self.complex = any(np.iscomplexobj(w) for w in W)
 
     def flatten(self, W) -> np.ndarray:
-        flat = np.concatenate([np.ravel(w) for w in W])
+        flat = pack(W)
         return np.concatenate([flat.real, flat.imag]) if self.complex else flat.astype(float)
 
     def unflatten(self, y) -> tuple[np.ndarray, ...]:
         if self.complex:
             half = y.size // 2
             y = y[:half] + 1j * y[half:]
-        out, start = [], 0
-        for r, c in self.shapes:
-            out.append(np.asarray(y[start:start + r * c]).reshape(r, c))
-            start += r * c
-        return tuple(out)
+        return unpack(y, self.shapes)
 
 
 def fast_slow(W0, loss, eps: float, *, t_final: float, t_eval=None, rtol: float = 1e-9,

@@ -168,9 +168,8 @@ class MatrixCompletion(DataLoss):
 
     def _evaluate(self, X):
         R = np.where(self.mask, X - self.Y, 0)
-        if self._c != 1.0:
-            R *= self._c
-        return 0.5 * float(np.vdot(R, X - self.Y).real), R
+        value = 0.5 * self._c * float(np.vdot(R, R).real)
+        return value, (R if self._c == 1.0 else self._c * R)
 
     def _batch(self, idx):
         mask = np.zeros(self.shape, dtype=bool)

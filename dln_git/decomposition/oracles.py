@@ -54,8 +54,7 @@ def _rest_point(a0: float, s: float, depth: int, lam: float) -> float:
     if direction > 0:  # moving up: the next root of g above a0 (below s, where g < 0)
         return scipy.optimize.brentq(g, a0, s, xtol=1e-16, rtol=4 * np.finfo(float).eps)
     grid = np.linspace(a0, 0.0, 2049)[1:-1]  # moving down: the first sign change of g below a0
-    signs = np.sign([g(b) for b in grid])
-    change = np.nonzero(signs >= 0)[0]
+    change = np.nonzero(g(grid) >= 0)[0]
     if change.size == 0:
         return 0.0
     k = change[0]

@@ -79,22 +79,14 @@ class DenseFlow:
 
 def _check_weights(W: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
     """Return ``W`` as a tuple of finite 2-D arrays of a common float/complex dtype."""
-    if isinstance(W, np.ndarray) or not isinstance(W, Sequence) or len(W) == 0:
+    if not isinstance(W, Sequence):
         raise ValueError("W must be a non-empty sequence of 2-D arrays (W_1, ..., W_N)")
-    W = tuple(np.asarray(Wi) for Wi in W)
+    W, _ = dense._check_weights(W)  # non-empty, 2-D, chained shapes
     for i, Wi in enumerate(W, start=1):
-        if Wi.ndim != 2:
-            raise ValueError(f"W_{i} must be a 2-D array, got shape {Wi.shape}")
         if not np.issubdtype(Wi.dtype, np.number) or np.issubdtype(Wi.dtype, np.bool_):
             raise ValueError(f"W_{i} must be numeric, got dtype {Wi.dtype}")
         if not np.all(np.isfinite(Wi)):
             raise ValueError(f"W_{i} contains non-finite entries")
-    for i in range(1, len(W)):
-        if W[i].shape[1] != W[i - 1].shape[0]:
-            raise ValueError(
-                f"shape mismatch: W_{i + 1} has shape {W[i].shape} but W_{i} has shape {W[i - 1].shape} "
-                f"(need W_{i + 1}.shape[1] == W_{i}.shape[0])"
-            )
     dtype = np.result_type(*W, np.float64)
     return tuple(Wi.astype(dtype, copy=True) for Wi in W)
 
