@@ -324,3 +324,69 @@ def test_balanced_weights_default_rank_is_min_width(W):
     X = W[1] @ W[0]
     s = _svals(X)
     assert np.sum(s > 1e-10 * s.max()) == 1
+
+
+# --- hard inputs ----------------------------------------------------------------------------
+from dln_git.testing.strategies import (  # noqa: E402
+    DEGENERACIES,
+    degenerate_weights,
+    rescaled_weights,
+    unbalanced_weights,
+)
+
+
+@settings(deadline=None, max_examples=40)
+@given(degenerate_weights((3, 4, 2, 3)))
+def test_degenerate_weights_are_degenerate(W):
+    import dln_git as dg
+
+    norms = [np.linalg.norm(w) for w in W]
+    X = W[2] @ W[1] @ W[0]
+    s = np.linalg.svd(X, compute_uv=False)
+    zero = min(norms) == 0.0
+    product_zero = np.linalg.norm(W[1] @ W[0]) <= 1e-12 * norms[0] * norms[1] or np.linalg.norm(
+        W[2] @ W[1]) <= 1e-12 * norms[1] * norms[2]
+    ranks = [np.linalg.matrix_rank(w) for w in W]
+    tiny_or_huge = max(norms) < 1e-190 or min(norms) > 1e140
+    assert zero or product_zero or ranks == [1, 1, 1] or tiny_or_huge
+    assert dg.widths_of(W) == (3, 4, 2, 3) and s.shape == (3,)
+
+
+@pytest.mark.parametrize("kind", DEGENERACIES)
+def test_each_degeneracy_is_drawn(kind):
+    seen = []
+
+    @settings(deadline=None, max_examples=5, database=None)
+    @given(degenerate_weights((2, 3, 3, 2), kinds=(kind,)))
+    def run(W):
+        seen.append(W)
+
+    run()
+    assert seen
+
+
+@settings(deadline=None, max_examples=30)
+@given(rescaled_weights((3, 3, 2), min_exponent=-100, max_exponent=100))
+def test_rescaled_weights_carry_their_factor(pair):
+    W, c = pair
+    k = np.log10(c)
+    assert abs(k - round(k)) < 1e-12
+    assert all(np.all(np.isfinite(w)) for w in W)
+
+
+@settings(deadline=None, max_examples=30)
+@given(unbalanced_weights((3, 4, 4, 3), max_exponent=8))
+def test_unbalanced_weights_keep_the_end_to_end_scale(W):
+    # The scalar gauge leaves X = W_3 W_2 W_1 that of layers with spectra in [1/sqrt(10), sqrt(10)],
+    # while the layers themselves may be up to 10^8 times larger or smaller.
+    X = W[2] @ W[1] @ W[0]
+    assert np.linalg.norm(X, 2) <= 10.0 ** 1.5 * (1 + 1e-9)
+
+
+def test_hard_input_strategies_reject_bad_options():
+    with pytest.raises(ValueError, match="kinds"):
+        degenerate_weights((2, 2), kinds=("nope",))
+    with pytest.raises(ValueError, match="max_exponent"):
+        rescaled_weights((2, 2), max_exponent=400)
+    with pytest.raises((ValueError, TypeError), match="max_exponent"):
+        unbalanced_weights((2, 2), max_exponent=-1)
