@@ -11,6 +11,7 @@ Everything is matrix-free: O(N d^3) per application, never the Jacobian.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,8 @@ from scipy.sparse.linalg import LinearOperator
 from .errors import ConvergenceWarning
 from .krylov import KrylovResult, pcg
 from .linalg import herm
+from .options import check_options
+from .scaling import normalized, rescale
 from .validation import _widths, as_matrix, as_tangent, as_weights
 
 __all__ = [
@@ -67,8 +70,17 @@ def end_to_end(W) -> np.ndarray:
     ----------
     W : sequence of arrays
         Weights ``(W_1, ..., W_N)``, ``W_i`` of shape ``(d_i, d_{i-1})``.
+
+    Computed at scale 1 and multiplied by ``s^N``; a ``ValueError`` says so when X itself is not
+    representable in float64 (e.g. ``N = 8`` layers of norm 1e50).
     """
-    return _end_to_end(as_weights(W)).copy()
+    Wn, s = normalized(as_weights(W))
+    return rescale(_end_to_end(Wn), s, len(Wn), "X = phi(W)")
+
+
+def _promoted(mats, dtype) -> tuple[np.ndarray, ...]:
+    """``mats`` in the common dtype of ``mats`` and ``dtype`` (real data at complex weights)."""
+    return tuple(m.astype(np.result_type(m, dtype), copy=False) for m in mats)
 
 
 def _differential(W, dW) -> np.ndarray:
@@ -85,8 +97,9 @@ def end_to_end_differential(W, dW) -> np.ndarray:
     Computed by the forward recursion ``T_1 = dW_1``, ``T_j = W_j T_{j-1} + dW_j F_{j-1}``.
     """
     W = as_weights(W)
-    dW = as_tangent(dW, _widths(W), "dW")
-    return _differential(W, dW).copy()
+    dW = _promoted(as_tangent(dW, _widths(W), "dW"), W[0].dtype)
+    Wn, s = normalized(W)
+    return rescale(_differential(Wn, dW), s, len(W) - 1, "dphi_W(dW)").copy()
 
 
 def _differential_adjoint(W, Z, F=None) -> tuple[np.ndarray, ...]:
@@ -112,7 +125,9 @@ def end_to_end_differential_adjoint(W, Z) -> tuple[np.ndarray, ...]:
     Z = as_matrix(Z, "Z")
     if Z.shape != (widths[-1], widths[0]):
         raise ValueError(f"Z has shape {Z.shape}, expected the shape of X {(widths[-1], widths[0])}")
-    return tuple(np.array(m) for m in _differential_adjoint(W, Z))
+    Wn, s = normalized(W)
+    out = _differential_adjoint(Wn, Z.astype(np.result_type(Z, W[0]), copy=False))
+    return tuple(np.array(m) for m in rescale(out, s, len(W) - 1, "dphi_W^*(Z)"))
 
 
 class EndToEndMetric(LinearOperator):
@@ -200,6 +215,7 @@ class EndToEndMetric(LinearOperator):
     def solve(self, rhs, rtol: float = 1e-12, maxiter: int | None = None, *, atol: float = 0.0) -> MetricSolution:
         """Solve ``dphi dphi^*(Z) = rhs`` by preconditioned CG, to ``max(rtol ||rhs||, atol)``."""
         rhs = as_matrix(rhs, "rhs")
+        rhs = rhs.astype(np.result_type(rhs, self.dtype), copy=False)
         if rhs.shape != self.x_shape:
             raise ValueError(f"rhs has shape {rhs.shape}, expected the shape of X {self.x_shape}")
         M = self.preconditioner()
@@ -270,11 +286,19 @@ def solve_end_to_end_metric(W, rhs, rtol: float = 1e-12, maxiter: int | None = N
     solution then gives the same ``dphi^*(Z)``. Stops when the residual is below
     ``max(rtol ||rhs||, atol)``.
 
+    Computed at scale 1: the metric at ``cW`` is ``c^{2(N-1)}`` times that at W, so W is divided
+    by ``s ~ scale(W)``, the system solved there, and Z multiplied by ``s^{-2(N-1)}`` (a
+    ``ValueError`` if that Z is not representable). A real rhs at complex W is promoted.
+
     Returns
     -------
     MetricSolution
     """
-    sol = EndToEndMetric(W).solve(rhs, rtol=rtol, maxiter=maxiter, atol=atol)
+    rtol, atol, maxiter = check_options(rtol=rtol, atol=atol, maxiter=maxiter)
+    W = as_weights(W)
+    Wn, s = normalized(W)
+    sol = EndToEndMetric(Wn).solve(rhs, rtol=rtol, maxiter=maxiter, atol=atol)
+    sol = dataclasses.replace(sol, Z=rescale(sol.Z, s, -2 * (len(W) - 1), "Z"))
     if not sol.converged:
         import warnings
 

@@ -13,7 +13,8 @@ import numpy as np
 import scipy.linalg
 
 from .linalg import herm
-from .validation import _widths, as_lie_algebra, as_tangent, as_weights
+from .options import Rule, check_options
+from .validation import _widths, as_lie_algebra, as_tangent, as_weights, fresh
 
 __all__ = [
     "gauge_act",
@@ -58,13 +59,14 @@ def gauge_act(g, W) -> tuple[np.ndarray, ...]:
     ValueError
         If some ``g_i`` is singular to working precision (condition number above 1e14).
     """
+    W_in, g_in = W, g
     W = as_weights(W)
     g = as_lie_algebra(g, _widths(W), "g")
     for i, gi in enumerate(g, start=1):
         c = np.linalg.cond(gi)
         if not np.isfinite(c) or c > 1e14:
             raise ValueError(f"g_{i} is not invertible (condition number {c:.3g})")
-    return _act(g, W)
+    return fresh(_act(g, W), W_in, g_in)
 
 
 def _exp_pair(xi_i: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
@@ -77,12 +79,11 @@ def gauge_exp(xi, W, t: float = 1.0) -> tuple[np.ndarray, ...]:
     This is ``exp(t xi).W``; X is unchanged up to rounding. ``xi`` is a Lie algebra element
     ``(xi_1, ..., xi_{N-1})``.
     """
+    W_in = W
     W = as_weights(W)
     xi = as_lie_algebra(xi, _widths(W), "xi")
-    t = float(t)
-    if not np.isfinite(t):
-        raise ValueError(f"t = {t} is not finite")
-    return _act_pairs([_exp_pair(x, t) for x in xi], W)
+    (t,) = check_options(t=(t, Rule("real", what="the group time")))
+    return fresh(_act_pairs([_exp_pair(x, t) for x in xi], W), W_in, W)
 
 
 def _act_pairs(pairs, W) -> tuple[np.ndarray, ...]:

@@ -28,6 +28,8 @@ from .errors import ConvergenceWarning
 from .gauge import _action, _action_adjoint, lie_algebra_shapes
 from .krylov import pcg
 from .linalg import herm, norm, pack, unpack
+from .options import check_options
+from .scaling import normalized, rescale, safe_norm
 from .subspaces import MAX_CONSTRAINT_ENTRIES, FactoredSubspace, TooLargeError, stabiliser_subspace
 from .validation import _widths, as_lie_algebra, as_weights
 
@@ -1048,6 +1050,7 @@ def gram_operator(W, *, rank_rtol: float = 1e-10, bases=None, trivial_kernel: bo
     ``xi_1, ..., xi_{N-1}`` concatenated). Shape ``(0, 0)`` for depth 1. ``bases``: frames for
     the ``"balanced"`` preconditioner, ``trivial_kernel``: see :class:`GramOperator`.
     """
+    rank_rtol, trivial_kernel = check_options(rank_rtol=rank_rtol, trivial_kernel=trivial_kernel)
     return GramOperator(W, rank_rtol=rank_rtol, bases=bases, trivial_kernel=trivial_kernel)
 
 
@@ -1079,9 +1082,22 @@ def solve_gram(W, rhs, rtol: float = 1e-10, *, atol: float = 0.0, maxiter: int |
         With ``singular``/``kernel_dim`` saying whether the operator is singular. A warning
         (:class:`ConvergenceWarning`) is issued if the tolerance was not reached.
     """
-    sol = GramOperator(W, rank_rtol=rank_rtol).solve(
-        rhs, rtol=rtol, maxiter=maxiter, atol=atol, preconditioner=preconditioner, x0=x0
+    rtol, atol, maxiter, rank_rtol = check_options(rtol=rtol, atol=atol, maxiter=maxiter, rank_rtol=rank_rtol)
+    W = as_weights(W)
+    rhs = as_lie_algebra(rhs, _widths(W), "rhs")
+    # A_{cW}^* A_{cW} = c^2 A_W^* A_W and the solution is linear in rhs: solve at scale 1.
+    Wn, s = normalized(W)
+    rscale = safe_norm(rhs)
+    unit = 1.0 / rscale if rscale > 0 else 1.0
+    sol = GramOperator(Wn, rank_rtol=rank_rtol).solve(
+        tuple(r * unit for r in rhs), rtol=rtol, maxiter=maxiter, atol=atol * unit,
+        preconditioner=preconditioner, x0=None if x0 is None else tuple(
+            np.asarray(x) * (s * s * unit) for x in as_lie_algebra(x0, _widths(W), "x0")),
     )
+    xi = tuple(x * rscale for x in rescale(sol.xi, s, -2, "xi")) if rscale > 0 else sol.xi
+    sol = dataclasses.replace(sol, xi=xi)
+    if not bool(np.isfinite(sol.residual)) or not all(np.isfinite(x).all() for x in xi):
+        sol = dataclasses.replace(sol, converged=False, message=sol.message + "; non-finite result")
     if not sol.converged:
         warnings.warn(f"solve_gram {sol.message}", ConvergenceWarning, stacklevel=2)
     return sol

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .linalg import herm
+from .options import check_options
+from .scaling import normalized, rescale
 from .validation import as_weights
 
 __all__ = ["is_balanced", "moment_map", "moment_norm", "regularizer"]
@@ -28,30 +30,34 @@ def _moment_norm(W) -> float:
 
 
 def regularizer(W) -> float:
-    """L2 regularizer ``R(W) = 1/2 sum_i ||W_i||_F^2``."""
-    return _regularizer(as_weights(W))
+    """L2 regularizer ``R(W) = 1/2 sum_i ||W_i||_F^2`` (computed at scale 1: no overflow)."""
+    Wn, s = normalized(as_weights(W))
+    return float(rescale(_regularizer(Wn), s, 2, "R(W)"))
 
 
 def moment_map(W) -> tuple[np.ndarray, ...]:
     """Moment map ``mu_i = W_i W_i^* - W_{i+1}^* W_{i+1}`` for hidden layers i = 1..N-1.
 
     Each ``mu_i`` is Hermitian ``d_i x d_i``; ``mu = A_W^*(W)`` and
-    ``d/dt R(exp(t xi).W)|_0 = <xi, mu>``. Empty tuple for depth 1.
+    ``d/dt R(exp(t xi).W)|_0 = <xi, mu>``. Empty tuple for depth 1. Computed at scale 1
+    (``mu(cW) = c^2 mu(W)``): tiny weights do not underflow to a spurious ``mu = 0``.
     """
-    return _moment_map(as_weights(W))
+    Wn, s = normalized(as_weights(W))
+    return rescale(_moment_map(Wn), s, 2, "mu(W)")
 
 
 def moment_norm(W) -> float:
-    """``||mu(W)|| = sqrt(sum_i ||mu_i||_F^2)``."""
-    return _moment_norm(as_weights(W))
+    """``||mu(W)|| = sqrt(sum_i ||mu_i||_F^2)`` (computed at scale 1)."""
+    Wn, s = normalized(as_weights(W))
+    return float(rescale(_moment_norm(Wn), s, 2, "||mu(W)||"))
 
 
 def is_balanced(W, rtol: float = 1e-10) -> bool:
     """Whether ``||mu(W)|| <= rtol * 2 R(W)`` (``2R = sum ||W_i||^2``, the natural scale of mu).
 
-    Always true for depth 1 (no hidden layer).
+    Always true for depth 1 (no hidden layer). Scale-invariant: evaluated at scale 1, so ``cW``
+    is balanced exactly when W is, for every representable ``c``.
     """
-    W = as_weights(W)
-    if not (rtol >= 0):
-        raise ValueError(f"rtol = {rtol} must be non-negative")
-    return _moment_norm(W) <= rtol * 2.0 * _regularizer(W)
+    (rtol,) = check_options(rtol=rtol)
+    Wn, _ = normalized(as_weights(W))
+    return _moment_norm(Wn) <= rtol * 2.0 * _regularizer(Wn)

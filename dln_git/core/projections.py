@@ -4,67 +4,145 @@
 * vertical: ``Pi_V = I - Pi_H`` onto ``ker dphi = T_W F_X`` (the fiber's tangent space);
 * orbit: ``P_W = A_W (A_W^* A_W)^+ A_W^*`` onto ``range(A_W)`` (gauge directions), which equals
   ``ker dphi`` at generic W exactly when no hidden layer is a funnel layer.
+
+Accuracy and checks. The projections do not depend on the scale of W and are linear in V, so
+both are brought to scale 1 first (:mod:`dln_git.core.scaling`). The linear solves stop at a
+residual measured against the *layer-wise* size of the right-hand side,
+
+* ``||dphi(V - Pi_H V)|| <= rtol sum_j ||W_N..W_{j+1}||_2 ||V_j||_F ||W_{j-1}..W_1||_2``,
+* ``||A^*(V - P_W V)|| <= rtol sum_i (||V_i|| ||W_i|| + ||W_{i+1}|| ||V_{i+1}||)``,
+
+the rounding level of evaluating ``dphi(V)`` and ``A_W^*(V)`` themselves. (A bound of the form
+``||dphi|| ||V||`` instead exceeds the whole right-hand side at unbalanced gauges such as
+layers scaled 1e8 / 1 / 1e-8, and the solve then "converged" at ``Z = 0`` and returned V.)
+After the solve the defining property is checked directly, ``dphi(Pi_V V) = 0`` and
+``A_W^*(V - P_W V) = 0`` to the same level times a safety factor of 100, and a
+:class:`ConvergenceWarning` is issued if either fails.
 """
 
 from __future__ import annotations
 
 import warnings
 
-from .end_to_end import EndToEndMetric, _differential, _differential_adjoint
+import numpy as np
+
+from .end_to_end import EndToEndMetric, _differential, _differential_adjoint, backward_products, forward_products
 from .errors import ConvergenceWarning
 from .gauge import _action, _action_adjoint
 from .gram import GramOperator
 from .linalg import norm
+from .options import check_options
+from .scaling import normalized, safe_norm
 from .validation import _widths, as_tangent, as_weights
 
 __all__ = ["project_horizontal", "project_orbit", "project_vertical"]
 
+#: How far above the requested residual the direct check may land before it warns.
+CHECK_FACTOR = 100.0
 
-def _validated(W, V):
+
+def _validated(W, V, rtol):
+    (rtol,) = check_options(rtol=rtol)
     W = as_weights(W)
-    return W, as_tangent(V, _widths(W), "V")
+    V = as_tangent(V, _widths(W), "V")
+    dtype = np.result_type(W[0], *V)
+    W = tuple(w.astype(dtype, copy=False) for w in W)
+    Wn, _ = normalized(W)
+    vscale = safe_norm(V)
+    Vn = tuple(np.array(v, dtype=dtype) / (vscale if vscale > 0 else 1.0) for v in V)
+    return Wn, Vn, vscale, rtol
 
 
-def _horizontal(W, V, rtol, maxiter=None):
+def _differential_floor(W, V) -> float:
+    """``sum_j ||W_N..W_{j+1}||_2 ||V_j||_F ||W_{j-1}..W_1||_2``: the size of ``dphi(V)``'s terms."""
+    F, B = forward_products(W), backward_products(W)
+    N = len(W)
+    total = 0.0
+    for j in range(1, N + 1):
+        b = 1.0 if B[j] is None else float(np.linalg.norm(B[j], 2))
+        f = 1.0 if F[j - 1] is None else float(np.linalg.norm(F[j - 1], 2))
+        total += b * float(np.linalg.norm(V[j - 1])) * f
+    return total
+
+
+def _action_floor(W, V) -> float:
+    """``sum_i ||V_i|| ||W_i|| + ||W_{i+1}|| ||V_{i+1}||``: the size of ``A_W^*(V)``'s terms."""
+    n = [float(np.linalg.norm(w, 2)) for w in W]
+    v = [float(np.linalg.norm(x)) for x in V]
+    return sum(v[i] * n[i] + n[i + 1] * v[i + 1] for i in range(len(W) - 1))
+
+
+def _warn(name, message):
+    warnings.warn(f"{name}: {message}", ConvergenceWarning, stacklevel=4)
+
+
+def _horizontal(W, V, rtol, name, maxiter=None):
+    """``Pi_H(V)`` at scale-1 weights and unit V, with the layer-wise stopping rule and the check."""
+    floor = _differential_floor(W, V)
+    if floor == 0.0:  # dphi(V) = 0 term by term: V is vertical (e.g. a zero layer's directions)
+        return tuple(np.zeros_like(v) for v in V)
     metric = EndToEndMetric(W)
-    # accuracy on the scale of V: dphi(V) may be rounding noise (V vertical), partly outside
-    # range(dphi) when dphi is not surjective, and a purely relative tolerance cannot be met
-    atol = rtol * metric.differential_norm_bound * norm(V)
-    sol = metric.solve(_differential(W, V), rtol=rtol, atol=atol, maxiter=maxiter)
+    sol = metric.solve(_differential(W, V), rtol=rtol, atol=rtol * floor, maxiter=maxiter)
+    H = _differential_adjoint(W, sol.Z)
     if not sol.converged:
-        warnings.warn(f"project_horizontal: metric solve {sol.message}", ConvergenceWarning,
-                      stacklevel=3)
-    return _differential_adjoint(W, sol.Z)
+        _warn(name, f"metric solve {sol.message}")
+    else:
+        gap = safe_norm(_differential(W, tuple(v - h for v, h in zip(V, H, strict=True))))
+        if gap > CHECK_FACTOR * rtol * floor:
+            _warn(name, f"projection check failed: ||dphi(Pi_V V)|| = {gap:.2e} exceeds "
+                        f"{CHECK_FACTOR:g} rtol x {floor:.2e} (layer-wise size of dphi(V))")
+    return H
 
 
 def project_horizontal(W, V, rtol: float = 1e-12):
     """``Pi_H(V) = dphi^*(Z)`` with ``dphi dphi^*(Z) = dphi(V)``: onto ``range(dphi_W^*)``.
 
     The part of V that moves X; orthogonal to the fiber. Matrix-free (CG on the end-to-end
-    metric, see :func:`solve_end_to_end_metric`), to a residual of
-    ``max(rtol ||dphi(V)||, rtol ||dphi|| ||V||)``.
+    metric, see :func:`solve_end_to_end_metric`), to a residual
+    ``||dphi(V - Pi_H V)|| <= rtol sum_j ||B_j|| ||V_j|| ||F_{j-1}||`` (module docstring), checked
+    after the solve. Independent of the scale of W, linear in V; new arrays.
     """
-    W, V = _validated(W, V)
-    return tuple(h.copy() for h in _horizontal(W, V, rtol))
+    Wn, Vn, vscale, rtol = _validated(W, V, rtol)
+    return tuple(vscale * h for h in _horizontal(Wn, Vn, rtol, "project_horizontal"))
 
 
 def project_vertical(W, V, rtol: float = 1e-12):
-    """``Pi_V(V) = V - Pi_H(V)``: onto the fiber's tangent space ``ker dphi_W``."""
-    W, V = _validated(W, V)
-    return tuple(v - h for v, h in zip(V, _horizontal(W, V, rtol), strict=True))
+    """``Pi_V(V) = V - Pi_H(V)``: onto the fiber's tangent space ``ker dphi_W``.
+
+    Checked: ``||dphi(Pi_V V)||`` is compared with the layer-wise size of ``dphi(V)`` (module
+    docstring), and a :class:`ConvergenceWarning` says if the projection is not accurate.
+    """
+    Wn, Vn, vscale, rtol = _validated(W, V, rtol)
+    H = _horizontal(Wn, Vn, rtol, "project_vertical")
+    return tuple(vscale * (v - h) for v, h in zip(Vn, H, strict=True))
 
 
 def project_orbit(W, V, rtol: float = 1e-12):
     """``P_W(V) = A_W(xi)`` with ``A_W^* A_W xi = A_W^*(V)``: onto the gauge directions.
 
     ``range(A_W) ⊆ ker dphi_W``, with equality at generic W exactly off funnel layers
-    (MATH.md section 2).
+    (MATH.md section 2). Stops at ``||A^*(V - P_W V)|| <= rtol sum_i (||V_i|| ||W_i|| +
+    ||W_{i+1}|| ||V_{i+1}||)`` and checks it after the solve.
     """
-    W, V = _validated(W, V)
-    if len(W) == 1:
-        return (0.0 * V[0],)
-    gram = GramOperator(W)
-    sol = gram.solve(_action_adjoint(W, V), rtol=rtol, atol=rtol * gram.action_norm_bound * norm(V))
+    Wn, Vn, vscale, rtol = _validated(W, V, rtol)
+    return tuple(vscale * p for p in _orbit(Wn, Vn, rtol, "project_orbit"))
+
+
+def _orbit(Wn, Vn, rtol, name, maxiter=None):
+    """``P_W(V)`` at scale-1 weights, with the layer-wise stopping rule and the check."""
+    if len(Wn) == 1:
+        return (np.zeros_like(Vn[0]),)
+    floor = _action_floor(Wn, Vn)
+    if floor == 0.0:
+        return tuple(np.zeros_like(v) for v in Vn)
+    gram = GramOperator(Wn)
+    sol = gram.solve(_action_adjoint(Wn, Vn), rtol=rtol, atol=rtol * floor, maxiter=maxiter)
+    P = _action(Wn, sol.xi)
     if not sol.converged:
-        warnings.warn(f"project_orbit: {sol.message}", ConvergenceWarning, stacklevel=2)
-    return _action(W, sol.xi)
+        _warn(name, sol.message)
+    else:
+        gap = norm(_action_adjoint(Wn, [v - p for v, p in zip(Vn, P, strict=True)]))
+        if gap > CHECK_FACTOR * rtol * floor + sol.rhs_outside_range * norm(_action_adjoint(Wn, Vn)):
+            _warn(name, f"projection check failed: ||A^*(V - P_W V)|| = {gap:.2e} exceeds "
+                        f"{CHECK_FACTOR:g} rtol x {floor:.2e}")
+    return P

@@ -18,12 +18,17 @@ is an orbit invariant).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .end_to_end import backward_products, forward_products
+from .errors import ConvergenceWarning
 from .linalg import norm, numerical_rank
+from .options import check_options
+from .scaling import normalized
 from .subspaces import differential_cokernel, stabiliser_subspace
 from .validation import _widths, as_weights, as_widths
 
@@ -94,7 +99,26 @@ class Regime:
     orbit_dim: int
     fiber_dim: int
     differential_rank: int
-    extra_fiber_component: float
+    _weights: tuple = field(default=(), repr=False, compare=False)
+
+    @functools.cached_property
+    def extra_fiber_component(self) -> float:
+        """``||Pi_V(W) - P_W(W)|| / ||W||`` when the orbit is smaller than the fiber, else 0.
+
+        What separates the fiber and orbit L2 flows. Computed on first access (two projections,
+        each a Krylov solve of at most :data:`EXTRA_COMPONENT_MAXITER` iterations); NaN if a
+        solve does not reach its tolerance within that budget (ill-conditioned X).
+        """
+        if self.orbit_dim >= self.fiber_dim or not self._weights:
+            return 0.0
+        W = self._weights
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            diff = [v - o for v, o in zip(_budgeted("vertical", W), _budgeted("orbit", W), strict=True)]
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            return float("nan")
+        wn = norm(W)
+        return float(norm(diff) / wn) if wn > 0 else 0.0
 
     @property
     def rank_deficiency(self) -> int:
@@ -124,7 +148,7 @@ class Regime:
             f"orbit of W {'closed' if self.orbit_closed else 'not closed'}; generic orbits "
             f"{'closed' if self.generic_orbits_closed else 'not closed'} for these widths",
         ]
-        if not self.orbit_is_fiber:
+        if not self.orbit_is_fiber and "extra_fiber_component" in self.__dict__:
             lines.append(
                 f"component of W in the non-gauge fiber directions: "
                 f"||Pi_V(W) - P_W(W)|| / ||W|| = {self.extra_fiber_component:.2e}"
@@ -148,9 +172,14 @@ def regime(W, rtol: float = 1e-10) -> Regime:
       ``fiber_dim = dim ker dphi_W`` (exact factored kernels, no Jacobian);
     * ``orbit_closed``: every ``W_i`` has rank equal to rank X;
     * ``extra_fiber_component = ||Pi_V(W) - P_W(W)|| / ||W||`` when the orbit is smaller than
-      the fiber (what separates the two L2 flows), else 0.
+      the fiber (what separates the two L2 flows), else 0: computed on first access (it costs
+      two projections), shown by ``summary`` once computed.
+
+    Scale-invariant: W is brought to scale 1 first (every figure here is a rank or a dimension).
+    Memory O(N d^2) beyond the input: kernels are computed in their factored form.
     """
-    W = as_weights(W)
+    (rtol,) = check_options(rtol=rtol)
+    W, _ = normalized(as_weights(W))
     widths = _widths(W)
     N = len(W)
     F = forward_products(W)
@@ -167,12 +196,6 @@ def regime(W, rtol: float = 1e-10) -> Regime:
     diff_rank = widths[0] * widths[-1] - coker
     fiber_dim = sum(widths[i] * widths[i - 1] for i in range(1, N + 1)) - diff_rank
     orbit_dim = lie_dim - stab
-    extra = 0.0
-    if orbit_dim < fiber_dim:
-        from .projections import project_orbit, project_vertical
-
-        diff = [v - o for v, o in zip(project_vertical(W, W), project_orbit(W, W), strict=True)]
-        extra = norm(diff) / norm(W)
     return Regime(
         widths=widths,
         depth=N,
@@ -191,5 +214,19 @@ def regime(W, rtol: float = 1e-10) -> Regime:
         orbit_dim=orbit_dim,
         fiber_dim=fiber_dim,
         differential_rank=diff_rank,
-        extra_fiber_component=float(extra),
+        _weights=W,
     )
+
+
+#: Krylov iterations allowed to each projection behind :attr:`Regime.extra_fiber_component`.
+EXTRA_COMPONENT_MAXITER = 500
+
+
+def _budgeted(which, W):
+    """``Pi_V(W)`` or ``P_W(W)`` with the Krylov solve capped at :data:`EXTRA_COMPONENT_MAXITER`."""
+    from .projections import _horizontal, _orbit
+
+    if which == "vertical":
+        H = _horizontal(W, W, 1e-12, "regime", maxiter=EXTRA_COMPONENT_MAXITER)
+        return [w - h for w, h in zip(W, H, strict=True)]
+    return _orbit(W, W, 1e-12, "regime", maxiter=EXTRA_COMPONENT_MAXITER)

@@ -21,6 +21,8 @@ import numpy as np
 
 from .end_to_end import backward_products, forward_products
 from .linalg import _rank_from_singular_values, herm, orthonormal_complement, pack, unpack
+from .options import check_options
+from .scaling import normalized
 from .validation import as_weights
 
 __all__ = ["FactoredSubspace", "TooLargeError", "differential_cokernel", "stabiliser_subspace"]
@@ -93,7 +95,10 @@ def _null_space(rows: list[list[tuple[int, np.ndarray, np.ndarray]]], y_shapes, 
     M = np.vstack(blocks)
     if M.size > MAX_CONSTRAINT_ENTRIES:
         raise TooLargeError(f"kernel constraint system of {M.shape[0]} x {M.shape[1]} entries")
-    _, s, Vh = np.linalg.svd(M, full_matrices=True)
+    # Economy SVD when M is tall: the right singular vectors already span C^ncols, and a full
+    # U (rows x rows) would cost O(rows^2) memory (72 GiB for N = 9, width 128). A wide M needs
+    # the full Vh (ncols x ncols) for its null space; U is then the smaller factor.
+    _, s, Vh = np.linalg.svd(M, full_matrices=M.shape[0] < ncols)
     r = int(np.count_nonzero(s > atol))
     return herm(Vh[r:])
 
@@ -112,9 +117,10 @@ def stabiliser_subspace(W, rtol: float = 1e-10) -> FactoredSubspace:
 
     Ranks of the partial products ``F_i``, ``B_i`` count singular values above ``rtol`` times
     the largest; the final constraint system uses the absolute tolerance
-    ``rtol * max_i ||W_i||_2``.
+    ``rtol * max_i ||W_i||_2``. Scale-invariant (computed at scale 1).
     """
-    W = as_weights(W)
+    (rtol,) = check_options(rtol=rtol)
+    W, _ = normalized(as_weights(W))
     N = len(W)
     if N == 1:
         return FactoredSubspace((), (), None)
@@ -155,9 +161,10 @@ def differential_cokernel(W, rtol: float = 1e-10) -> FactoredSubspace:
     """``ker dphi_W^* = range(dphi_W)^⊥`` in the space of ``d_N x d_0`` matrices.
 
     ``Z = U_a Y V_b^*`` with ``U_a`` a basis of ``range(B_1)^⊥`` and ``V_b`` of ``ker F_{N-1}``,
-    subject to ``B_j^* Z F_{j-1}^* = 0`` for j = 2..N-1.
+    subject to ``B_j^* Z F_{j-1}^* = 0`` for j = 2..N-1. Scale-invariant (computed at scale 1).
     """
-    W = as_weights(W)
+    (rtol,) = check_options(rtol=rtol)
+    W, _ = normalized(as_weights(W))
     N = len(W)
     dN, d0 = W[-1].shape[0], W[0].shape[1]
     dtype = W[0].dtype

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .linalg import _rank_from_singular_values, herm
+from .options import check_options
+from .scaling import normalized
 from .validation import as_depth, as_matrix, as_widths
 from .weights import as_rng, haar_orthonormal
 
@@ -38,6 +40,7 @@ def balanced_from_end_to_end(X, widths, rng=None, *, rtol: float = 1e-12):
     ValueError
         If X's shape does not match ``(d_N, d_0)`` or a hidden width is below rank X.
     """
+    (rtol,) = check_options(rtol=rtol)
     X = as_matrix(X, "X")
     widths = as_widths(widths)
     if X.shape != (widths[-1], widths[0]):
@@ -45,6 +48,7 @@ def balanced_from_end_to_end(X, widths, rng=None, *, rtol: float = 1e-12):
             f"X has shape {X.shape} but widths {widths} need X of shape ({widths[-1]}, {widths[0]})"
         )
     N = len(widths) - 1
+    (X,), x_scale = normalized((X,))  # a power of two: s(X) = x_scale s(X / x_scale) exactly
     U, s, Vh = np.linalg.svd(X, full_matrices=False)
     r = _rank_from_singular_values(s, rtol)
     for i in range(1, N):
@@ -54,7 +58,7 @@ def balanced_from_end_to_end(X, widths, rng=None, *, rtol: float = 1e-12):
                 "balanced point in the SVD chart (every hidden width must be >= rank X)"
             )
     complex_ = np.iscomplexobj(X)
-    root = s[:r] ** (1.0 / N)
+    root = s[:r] ** (1.0 / N) * x_scale ** (1.0 / N)
     if rng is None:
         Q = [np.eye(widths[i], r) for i in range(1, N)]
     else:
@@ -75,8 +79,10 @@ def min_regularizer(X, depth, *, rtol: float = 1e-12) -> float:
     singular values of a rank-deficient X would otherwise add ``(1e-16)^{2/N}`` each (1e-8 for
     N = 4).
     """
+    (rtol,) = check_options(rtol=rtol)
     X = as_matrix(X, "X")
     N = as_depth(depth)
+    (X,), x_scale = normalized((X,))
     s = np.linalg.svd(X, compute_uv=False)
     s = s[: _rank_from_singular_values(s, rtol)]
-    return float(0.5 * N * np.sum(s ** (2.0 / N)))
+    return float(0.5 * N * np.sum(s ** (2.0 / N)) * x_scale ** (2.0 / N))

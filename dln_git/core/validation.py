@@ -20,6 +20,7 @@ __all__ = [
     "as_tangent",
     "as_weights",
     "as_widths",
+    "fresh",
     "widths_of",
 ]
 
@@ -161,3 +162,19 @@ def as_lie_algebra(xi, widths: Sequence[int], name: str = "xi") -> tuple[np.ndar
         if m.shape != expected:
             raise ValueError(f"hidden layer {i}: {name}_{i} has shape {m.shape}, expected {expected}")
     return mats
+
+
+def fresh(arrays, *inputs) -> tuple[np.ndarray, ...]:
+    """``arrays`` as a tuple, each copied if it may share memory with an array in ``inputs``.
+
+    Every public function returns results that never share memory with its inputs; early-return
+    paths (depth 1, zero weights, nothing to do) pass their output through here.
+    """
+    flat = [m for group in inputs for m in (group if isinstance(group, (tuple, list)) else (group,))]
+    out = []
+    for a in arrays:
+        a = np.asarray(a)
+        if any(np.may_share_memory(a, m) for m in flat if isinstance(m, np.ndarray)):
+            a = a.copy()
+        out.append(a)
+    return tuple(out)

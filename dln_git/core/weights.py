@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .options import Rule, check_options
 from .validation import as_widths
 
 __all__ = ["as_rng", "haar_orthonormal", "random_weights"]
@@ -29,6 +30,7 @@ def haar_orthonormal(n: int, k: int, rng=None, *, complex: bool = False) -> np.n
 
     QR of a Gaussian matrix with the signs (phases) of R's diagonal moved into Q.
     """
+    n, k, complex = check_options(n=(n, Rule.count(0)), k=(k, Rule.count(0)), complex=complex)
     if k > n:
         raise ValueError(f"cannot have {k} orthonormal columns in dimension {n}")
     rng = as_rng(rng)
@@ -55,8 +57,7 @@ def random_weights(widths, rng=None, *, complex: bool = False, scale: float = 1.
         Overall scale of every layer.
     """
     widths = as_widths(widths)
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale = {scale} must be positive and finite")
+    complex, scale = check_options(complex=complex, scale=scale)
     rng = as_rng(rng)
     return tuple(
         _gaussian(rng, (widths[i], widths[i - 1]), complex) * (scale / np.sqrt(widths[i - 1]))
