@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from .gauge import _action, _action_adjoint, lie_algebra_shapes
 from .krylov import pcg
 from .linalg import herm, norm, pack, unpack
 from .options import check_options
-from .scaling import normalized, rescale, safe_norm
+from .scaling import normalized, rescale, unit_scaled
 from .subspaces import MAX_CONSTRAINT_ENTRIES, FactoredSubspace, TooLargeError, stabiliser_subspace
 from .validation import _widths, as_lie_algebra, as_weights
 
@@ -1087,16 +1088,15 @@ def solve_gram(W, rhs, rtol: float = 1e-10, *, atol: float = 0.0, maxiter: int |
     rhs = as_lie_algebra(rhs, _widths(W), "rhs")
     # A_{cW}^* A_{cW} = c^2 A_W^* A_W and the solution is linear in rhs: solve at scale 1.
     Wn, s = normalized(W)
-    rscale = safe_norm(rhs)
-    unit = 1.0 / rscale if rscale > 0 else 1.0
+    rhs_unit, e = unit_scaled(rhs)
+    log2_s = round(math.log2(s))  # s is a power of two; xi = 2^e xi_unit / s^2
+    x0_unit = None if x0 is None else rescale(
+        tuple(np.asarray(x) for x in as_lie_algebra(x0, _widths(W), "x0")), 2.0, 2 * log2_s - e, "x0")
     sol = GramOperator(Wn, rank_rtol=rank_rtol).solve(
-        tuple(r * unit for r in rhs), rtol=rtol, maxiter=maxiter, atol=atol * unit,
-        preconditioner=preconditioner, x0=None if x0 is None else tuple(
-            np.asarray(x) * (s * s * unit) for x in as_lie_algebra(x0, _widths(W), "x0")),
+        rhs_unit, rtol=rtol, maxiter=maxiter, atol=math.ldexp(atol, -e), preconditioner=preconditioner, x0=x0_unit,
     )
-    xi = tuple(x * rscale for x in rescale(sol.xi, s, -2, "xi")) if rscale > 0 else sol.xi
-    sol = dataclasses.replace(sol, xi=xi)
-    if not bool(np.isfinite(sol.residual)) or not all(np.isfinite(x).all() for x in xi):
+    sol = dataclasses.replace(sol, xi=rescale(sol.xi, 2.0, e - 2 * log2_s, "xi"))
+    if not bool(np.isfinite(sol.residual)) or not all(np.isfinite(x).all() for x in sol.xi):
         sol = dataclasses.replace(sol, converged=False, message=sol.message + "; non-finite result")
     if not sol.converged:
         warnings.warn(f"solve_gram {sol.message}", ConvergenceWarning, stacklevel=2)

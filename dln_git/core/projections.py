@@ -32,7 +32,7 @@ from .gauge import _action, _action_adjoint
 from .gram import GramOperator
 from .linalg import norm
 from .options import check_options
-from .scaling import normalized, safe_norm
+from .scaling import normalized, safe_norm, unit_scaled
 from .validation import _widths, as_tangent, as_weights
 
 __all__ = ["project_horizontal", "project_orbit", "project_vertical"]
@@ -48,9 +48,14 @@ def _validated(W, V, rtol):
     dtype = np.result_type(W[0], *V)
     W = tuple(w.astype(dtype, copy=False) for w in W)
     Wn, _ = normalized(W)
-    vscale = safe_norm(V)
-    Vn = tuple(np.array(v, dtype=dtype) / (vscale if vscale > 0 else 1.0) for v in V)
-    return Wn, Vn, vscale, rtol
+    Vn, e = unit_scaled(tuple(np.array(v, dtype=dtype) for v in V))
+    return Wn, Vn, e, rtol
+
+
+def _back(P, e):
+    """``2^e P``: the unit-scaled result back at the scale of V (exact)."""
+    return tuple(np.ldexp(p, e) if not np.iscomplexobj(p) else np.ldexp(p.real, e) + 1j * np.ldexp(p.imag, e)
+                 for p in P)
 
 
 def _differential_floor(W, V) -> float:
@@ -102,8 +107,8 @@ def project_horizontal(W, V, rtol: float = 1e-12):
     ``||dphi(V - Pi_H V)|| <= rtol sum_j ||B_j|| ||V_j|| ||F_{j-1}||`` (module docstring), checked
     after the solve. Independent of the scale of W, linear in V; new arrays.
     """
-    Wn, Vn, vscale, rtol = _validated(W, V, rtol)
-    return tuple(vscale * h for h in _horizontal(Wn, Vn, rtol, "project_horizontal"))
+    Wn, Vn, e, rtol = _validated(W, V, rtol)
+    return _back(_horizontal(Wn, Vn, rtol, "project_horizontal"), e)
 
 
 def project_vertical(W, V, rtol: float = 1e-12):
@@ -112,9 +117,9 @@ def project_vertical(W, V, rtol: float = 1e-12):
     Checked: ``||dphi(Pi_V V)||`` is compared with the layer-wise size of ``dphi(V)`` (module
     docstring), and a :class:`ConvergenceWarning` says if the projection is not accurate.
     """
-    Wn, Vn, vscale, rtol = _validated(W, V, rtol)
+    Wn, Vn, e, rtol = _validated(W, V, rtol)
     H = _horizontal(Wn, Vn, rtol, "project_vertical")
-    return tuple(vscale * (v - h) for v, h in zip(Vn, H, strict=True))
+    return _back(tuple(v - h for v, h in zip(Vn, H, strict=True)), e)
 
 
 def project_orbit(W, V, rtol: float = 1e-12):
@@ -124,8 +129,8 @@ def project_orbit(W, V, rtol: float = 1e-12):
     (MATH.md section 2). Stops at ``||A^*(V - P_W V)|| <= rtol sum_i (||V_i|| ||W_i|| +
     ||W_{i+1}|| ||V_{i+1}||)`` and checks it after the solve.
     """
-    Wn, Vn, vscale, rtol = _validated(W, V, rtol)
-    return tuple(vscale * p for p in _orbit(Wn, Vn, rtol, "project_orbit"))
+    Wn, Vn, e, rtol = _validated(W, V, rtol)
+    return _back(_orbit(Wn, Vn, rtol, "project_orbit"), e)
 
 
 def _orbit(Wn, Vn, rtol, name, maxiter=None):

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["normalized", "rescale", "safe_norm", "scale_of"]
+__all__ = ["normalized", "rescale", "safe_norm", "scale_of", "unit_scaled"]
 
 
 def safe_norm(A) -> float:
@@ -52,6 +52,18 @@ def normalized(W: Sequence[np.ndarray]) -> tuple[tuple[np.ndarray, ...], float]:
     """``(W / s, s)`` with ``s = scale_of(W)``: new arrays (never views of W), exact division."""
     s = scale_of(W)
     return tuple(w / s for w in W), s
+
+
+def unit_scaled(mats) -> tuple[tuple[np.ndarray, ...], int]:
+    """``(mats * 2^-e, e)`` with ``2^e`` the power of two nearest ``||mats||`` (e = 0 for zero).
+
+    For data linear in the answer (a right-hand side, a tangent vector): exact, and safe where
+    ``1 / ||mats||`` itself would overflow (subnormal data).
+    """
+    n = safe_norm(tuple(mats))
+    e = 0 if n == 0.0 else math.frexp(n)[1]
+    return tuple(np.ldexp(np.asarray(m), -e) if not np.iscomplexobj(m)
+                 else np.ldexp(m.real, -e) + 1j * np.ldexp(m.imag, -e) for m in mats), e
 
 
 def rescale(value, s: float, power: float, what: str):
