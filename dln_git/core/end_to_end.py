@@ -213,7 +213,11 @@ class EndToEndMetric(LinearOperator):
         return float(np.sqrt(total))
 
     def solve(self, rhs, rtol: float = 1e-12, maxiter: int | None = None, *, atol: float = 0.0) -> MetricSolution:
-        """Solve ``dphi dphi^*(Z) = rhs`` by preconditioned CG, to ``max(rtol ||rhs||, atol)``."""
+        """Solve ``dphi dphi^*(Z) = rhs`` by preconditioned CG, to ``max(rtol ||rhs||, atol)``.
+
+        ``converged`` is True only if that residual was reached and Z is finite.
+        """
+        rtol, atol, maxiter = check_options(rtol=rtol, atol=atol, maxiter=maxiter)
         rhs = as_matrix(rhs, "rhs")
         rhs = rhs.astype(np.result_type(rhs, self.dtype), copy=False)
         if rhs.shape != self.x_shape:
@@ -227,7 +231,10 @@ class EndToEndMetric(LinearOperator):
             atol=atol,
             maxiter=maxiter,
         )
-        return MetricSolution.from_krylov(res.x.reshape(self.x_shape), res, rtol)
+        sol = MetricSolution.from_krylov(res.x.reshape(self.x_shape), res, rtol)
+        if sol.converged and not np.isfinite(sol.Z).all():
+            sol = dataclasses.replace(sol, converged=False, message="non-finite solution: " + sol.message)
+        return sol
 
 
 @dataclass(frozen=True)

@@ -573,6 +573,7 @@ class GramOperator(LinearOperator):
 
     def __init__(self, W, *, rank_rtol: float = 1e-10, bases=None, trivial_kernel: bool = False,
                  frame_kind: str = "polar"):
+        rank_rtol, trivial_kernel = check_options(rank_rtol=rank_rtol, trivial_kernel=trivial_kernel)
         W = as_weights(W)
         self.weights = W
         self.widths = _widths(W)
@@ -853,6 +854,7 @@ class GramOperator(LinearOperator):
         (22 against 17) at under half the cost per iteration (PCG runs in the frames, the
         preconditioner costs no matrix product) and wins on time.
         """
+        rtol, atol, maxiter = check_options(rtol=rtol, atol=atol, maxiter=maxiter)
         if not self.shapes:
             as_lie_algebra(rhs, self.widths, "rhs")
             return GramSolution((), True, 0, 0.0, 0, False, True, 0.0, "depth 1: empty Lie algebra")
@@ -908,8 +910,11 @@ class GramOperator(LinearOperator):
             parts.append(f"operator singular: {kernel_name} {kdim} projected out")
         if outside > 1e-8:
             parts.append(f"rhs has {outside:.2e} of its norm outside the range (least squares)")
+        finite = bool(np.isfinite(residual)) and all(np.isfinite(x).all() for x in xi)
+        if not finite:
+            parts.insert(0, "non-finite solution")
         return GramSolution(
-            xi, bool(res.converged), res.iterations, float(residual), kdim,
+            xi, bool(res.converged) and finite, res.iterations, float(residual), kdim,
             None if kdim is None else kdim > 0, K is not None, float(outside), "; ".join(parts),
         )
 
@@ -965,6 +970,7 @@ class GramOperator(LinearOperator):
             ``ker A_W ∩ Hermitian`` (None if not computed) and ``singular`` says whether it is
             positive; ``rhs_outside_range`` is the relative part of rhs in that kernel.
         """
+        rtol, atol, maxiter, verify = check_options(rtol=rtol, atol=atol, maxiter=maxiter, verify=verify)
         if not self.shapes:
             as_lie_algebra(rhs, self.widths, "rhs")
             return GramSolution((), True, 0, 0.0, 0, False, True, 0.0, "depth 1: empty Lie algebra")
