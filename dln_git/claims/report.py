@@ -9,7 +9,9 @@ Its *worst* instance is the one with the largest ``|measured - expected| / toler
 instance before any passing one). A check that raises is reported with its traceback.
 
 :func:`write_report` (or :meth:`VerifyReport.write`) picks the format from the file suffix
-(:data:`REPORT_SUFFIXES`); :func:`format_number` writes figures as a referee reads them.
+(:data:`REPORT_SUFFIXES`) and writes atomically; :func:`check_report_path` checks a path before a
+run (both in :mod:`dln_git.claims.report_file`). :func:`format_number` writes figures as a
+referee reads them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .registry import SIZES, Claim, ClaimResult
+from .report_file import REPORT_SUFFIXES, check_report_path, report_format, write_report
 from .selection import is_glob
 
 __all__ = [
@@ -32,14 +35,12 @@ __all__ = [
     "ClaimSummary",
     "InstanceRun",
     "VerifyReport",
+    "check_report_path",
     "format_number",
     "report_format",
     "software_versions",
     "write_report",
 ]
-
-#: Report file suffixes and the format each one writes.
-REPORT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json"}
 
 #: How many failing instances of one claim the Markdown report spells out (the JSON has all).
 _MARKDOWN_FAILURES_PER_CLAIM = 10
@@ -431,27 +432,3 @@ class VerifyReport:
     def write(self, path: str | os.PathLike) -> Path:
         """Write the report; the format follows the suffix (see :func:`report_format`)."""
         return write_report(self, path)
-
-
-def report_format(path: str | os.PathLike) -> str:
-    """``"markdown"`` or ``"json"`` from the file suffix.
-
-    Raises
-    ------
-    ValueError
-        For any other suffix.
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix not in REPORT_SUFFIXES:
-        raise ValueError(
-            f"report file must end in {', '.join(REPORT_SUFFIXES)} (Markdown or JSON), got {os.fspath(path)!r}"
-        )
-    return REPORT_SUFFIXES[suffix]
-
-
-def write_report(report: VerifyReport, path: str | os.PathLike) -> Path:
-    """Write ``report`` as Markdown (``.md``) or JSON (``.json``) and return the path."""
-    path = Path(path)
-    text = report.to_markdown() if report_format(path) == "markdown" else report.to_json()
-    path.write_text(text + "\n", encoding="utf-8")
-    return path
