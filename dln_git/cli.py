@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="run the registered claims and report measured vs expected",
         description="Run the registered claims of MATH.md on random instances and report measured vs expected. "
-        "Exit code 0 if every claim passes, 1 if any fails or raises, 2 on usage errors.",
+        "Exit code 0 if every claim passes, 1 if any fails or raises, 2 on usage errors, 130 on Ctrl-C.",
     )
     verify.add_argument(
         "--claim", nargs="+", metavar="ID", help="claim ids or glob patterns, e.g. 'flows.*' '*rate*' (default: all)"
