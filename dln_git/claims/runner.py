@@ -87,6 +87,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ..core.options import Rule, check_options
 from . import registry as _registry
 from .registry import SIZES, Claim, ClaimResult, all_claims, run_claim
 from .report import ClaimSummary, InstanceRun, VerifyReport, software_versions
@@ -331,23 +332,21 @@ def verify(
     VerifyInterrupted
         On Ctrl-C (a ``KeyboardInterrupt`` subclass), after cancelling the run.
     """
-    for name, value, low in (("seeds", seeds, 1), ("seed", seed, 0), ("jobs", jobs, 0)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"verify: {name} must be an int, got {type(value).__name__}")
-        if value < low:
-            raise ValueError(f"verify: {name} must be >= {low}, got {value}")
-    if size not in SIZES:
-        raise ValueError(f"verify: size must be one of {SIZES}, got {size!r}")
+    seeds, seed, jobs, threads_per_job, size, progress = check_options(
+        seeds=(seeds, Rule.count(1, "random instances per claim")),
+        seed=(seed, Rule.count(0, "the base seed")),
+        jobs=(jobs, Rule.count(0, "worker processes; 0 for one per core")),
+        threads_per_job=(threads_per_job, Rule.count(0, "BLAS threads per job; 0 leaves BLAS alone")),
+        size=(size, Rule.choice(*SIZES, what="the instance size")),
+        progress=(progress, Rule("bool", allow_none=True, what="the progress bar; None: when stderr is a terminal")),
+    )
+    if start_method is not None:
+        methods = multiprocessing.get_all_start_methods()
+        (start_method,) = check_options(start_method=(start_method, Rule.choice(*methods, what="a start method")))
     if executor is not None and jobs not in (0, 1):
         raise ValueError("verify: pass either executor or jobs > 1, not both")
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise TypeError(f"verify: executor must be a concurrent.futures.Executor, got {type(executor).__name__}")
-    if start_method is not None and start_method not in multiprocessing.get_all_start_methods():
-        raise ValueError(
-            f"verify: start_method must be one of {multiprocessing.get_all_start_methods()}, got {start_method!r}"
-        )
-    if isinstance(threads_per_job, bool) or not isinstance(threads_per_job, int) or threads_per_job < 0:
-        raise ValueError(f"verify: threads_per_job must be an int >= 0, got {threads_per_job!r}")
 
     claims = select_claims(patterns)
     pattern_tuple = None if patterns is None else ((patterns,) if isinstance(patterns, str) else tuple(patterns))
