@@ -17,8 +17,9 @@ Ctrl-C
     them, so no worker outlives the run and none prints a traceback. SIGINT is blocked while
     workers start (:func:`sigint_deferred`), so a worker never runs Python code with the
     default handler: a fork inherits the blocked mask, a spawned interpreter too, and the
-    worker unblocks it only once it ignores the signal; a Ctrl-C during the start is delivered
-    to this process right after.
+    worker unblocks it only once it ignores the signal; a Ctrl-C during the start reaches this
+    process when the submits are done (or at once, through another of its threads) and stops
+    the pool as any other.
 """
 
 from __future__ import annotations
@@ -78,9 +79,11 @@ def blas_threads(threads: int | None):
 
 @contextlib.contextmanager
 def sigint_deferred():
-    """Block SIGINT in this thread within the block (where the platform can); a Ctrl-C pressed
-    meanwhile is delivered, as a ``KeyboardInterrupt``, when the block ends. Processes started
-    within the block inherit the blocked signal."""
+    """Block SIGINT in this thread within the block (where the platform can): processes started
+    within the block inherit the blocked signal, and a SIGINT pending for this thread is
+    delivered, as a ``KeyboardInterrupt``, when the block ends. (A Ctrl-C that the kernel hands
+    to another thread of this process, one that does not block it, still interrupts the block;
+    the caller's cleanup handles it as any Ctrl-C.)"""
     if not _CAN_MASK_SIGNALS:
         yield
         return
