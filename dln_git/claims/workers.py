@@ -15,11 +15,13 @@ Ctrl-C
     and stops the pool itself: :func:`process_pool` cancels the instances not started
     (``shutdown(cancel_futures=True)``), terminates the workers still running one and waits for
     them, so no worker outlives the run and none prints a traceback. SIGINT is blocked while
-    workers start (:func:`sigint_deferred`), so a worker never runs Python code with the
-    default handler: a fork inherits the blocked mask, a spawned interpreter too, and the
-    worker unblocks it only once it ignores the signal; a Ctrl-C during the start reaches this
-    process when the submits are done (or at once, through another of its threads) and stops
-    the pool as any other.
+    workers start (:func:`sigint_deferred`): a forked worker (``"fork"``, ``"forkserver"``)
+    inherits the blocked mask and unblocks it only once it ignores the signal, so it never
+    runs Python code with the default handler; a Ctrl-C during the start reaches this process
+    when the submits are done (or at once, through another of its threads) and stops the pool
+    as any other. A ``"spawn"`` worker is a fresh interpreter whose mask is reset (measured on
+    Linux): a Ctrl-C in the second it takes to start, before its initializer runs, may still
+    print a traceback from it; the run stops all the same.
 """
 
 from __future__ import annotations
