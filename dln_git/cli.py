@@ -218,6 +218,9 @@ def _figures(args) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the file system, not the code: disk full, permissions changed meanwhile
+        print(f"dln-git figures: cannot write the figures: {exc}", file=sys.stderr)
+        return 1
     except Exception:
         print("dln-git figures: building the figures failed:\n" + traceback.format_exc(), file=sys.stderr)
         return 1

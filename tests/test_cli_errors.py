@@ -205,3 +205,14 @@ def test_no_command_is_a_usage_error(capsys):
     assert exit_info.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
 
+
+
+def test_figures_write_failure_is_one_line(monkeypatch, tmp_path, capsys):
+    def build(out_dir, *, only=None, size="paper", log=None):
+        raise OSError(28, "No space left on device", str(out_dir / "fig_a.png"))
+
+    module = types.SimpleNamespace(FIGURES={"fig_a": None}, build=build)
+    monkeypatch.setattr(cli, "_import_paper_figures", lambda: module)
+    assert cli.main(["figures", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and "fig_a.png" in err
