@@ -13,20 +13,56 @@
     Rebuild the figures of ``paper_figures`` (run from the repository root).
 ``dln-git derive``
     Moment map and Kempf–Ness conditions derived symbolically for given widths.
+
+Errors and interruptions
+------------------------
+A usage error is one line on stderr naming the argument, ``dln-git CMD: error: argument
+--FLAG: reason``, and exit code 2, before any work starts: bad values, a ``--report`` or
+``--out`` that cannot be written, and flags that would have no effect in the combination given
+(``verify --list --seeds 3``, ``derive --seed 1`` without ``--laws``, ``derive --laws
+--complex``): a flag is honoured or refused, never ignored. Ctrl-C prints one line (for
+``verify``: how many claims and instances were done) and exits with 130 (128 + SIGINT), the
+workers of ``--jobs`` terminated and no report written; a closed stdout (``| head``) ends the
+run quietly with 141 (128 + SIGPIPE). Reports are written atomically.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 
-from .claims import SIZES, ClaimSummary, UnknownClaimError, report_format, select_claims, verify
+from .claims import SIZES, ClaimSummary, UnknownClaimError, select_claims, verify
 from .claims.report import format_number
+from .claims.report_file import ReportPathError, check_report_path
+from .claims.runner import VerifyInterrupted, worker_count
 
 _fmt = format_number
+
+#: Exit codes: usage error (argparse's), Ctrl-C (128 + SIGINT), closed stdout (128 + SIGPIPE).
+EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 130, 141
+
+#: ``verify`` options that only matter when claims run, with their defaults: refused with
+#: ``--list`` (they would be ignored), filled in otherwise.
+_RUN_OPTIONS = {
+    "seed": ("--seed", 0),
+    "seeds": ("--seeds", 1),
+    "size": ("--size", "small"),
+    "jobs": ("--jobs", 1),
+    "blas_threads": ("--blas-threads", 1),
+    "report": ("--report", None),
+    "progress": ("--progress/--no-progress", None),
+}
+
+
+def _usage_error(command: str, flag: str, message: str) -> int:
+    """One line on stderr in argparse's words, naming the argument; returns exit code 2."""
+    print(f"dln-git {command}: error: argument {flag}: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _print_claim(summary: ClaimSummary, width: int = 28) -> None:
@@ -65,8 +101,13 @@ def _verify(args) -> int:
     try:
         claims = select_claims(args.claim)
     except UnknownClaimError as exc:
-        print(f"dln-git verify: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error("verify", "--claim", str(exc))
+    given = [flag for dest, (flag, _) in _RUN_OPTIONS.items() if getattr(args, dest) is not None]
+    if args.list and given:
+        return _usage_error("verify", given[0], f"{', '.join(given)} only apply to a run; --list runs nothing")
+    for dest, (_, default) in _RUN_OPTIONS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
     width = max([28, *(len(c.id) for c in claims)])
     if args.list:
         for c in claims:
@@ -74,27 +115,32 @@ def _verify(args) -> int:
         return 0
     if args.report is not None:
         try:
-            report_format(args.report)
-        except ValueError as exc:
-            print(f"dln-git verify: {exc}", file=sys.stderr)
-            return 2
-        if not args.report.parent.is_dir():
-            print(f"dln-git verify: report directory {str(args.report.parent)!r} does not exist", file=sys.stderr)
-            return 2
+            check_report_path(args.report)
+        except ReportPathError as exc:
+            return _usage_error("verify", "--report", str(exc))
+    instances = len(claims) * args.seeds
+    workers = worker_count(args.jobs, instances)
     seeds = f"seed {args.seed}" if args.seeds == 1 else f"seeds {args.seed}..{args.seed + args.seeds - 1}"
-    jobs = "1 job" if args.jobs == 1 else ("one job per core" if args.jobs == 0 else f"{args.jobs} jobs")
+    jobs = "1 job" if workers == 1 else f"{workers} jobs"
+    if args.jobs == 0 or workers < args.jobs:
+        asked = "one per core" if args.jobs == 0 else f"--jobs {args.jobs}"
+        jobs += f" ({asked}, at most one per instance)"
     print(f"dln-git verify: {len(claims)} claim{'s' if len(claims) != 1 else ''}, {seeds}, size {args.size}, {jobs}")
     sys.stdout.flush()
-    report = verify(
-        args.claim,
-        seeds=args.seeds,
-        seed=args.seed,
-        size=args.size,
-        jobs=args.jobs,
-        threads_per_job=args.blas_threads,
-        progress=args.progress,
-        on_claim=lambda summary: _print_claim(summary, width),
-    )
+    try:
+        report = verify(
+            args.claim,
+            seeds=args.seeds,
+            seed=args.seed,
+            size=args.size,
+            jobs=args.jobs,
+            threads_per_job=args.blas_threads,
+            progress=args.progress,
+            on_claim=lambda summary: _print_claim(summary, width),
+        )
+    except VerifyInterrupted as exc:
+        print(f"dln-git verify: {exc}{'; no report written' if args.report else ''}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"{report.summary_line()}  (wall {report.wall_seconds:.1f} s, {report.execution})")
     bad = [c for c in report.claims if not c.passed]
     for c in bad:
@@ -104,8 +150,8 @@ def _verify(args) -> int:
         try:
             path = report.write(args.report)
         except OSError as exc:
-            print(f"dln-git verify: cannot write the report: {exc}", file=sys.stderr)
-            return 2
+            print(f"dln-git verify: cannot write the report (nothing written): {exc}", file=sys.stderr)
+            return EXIT_USAGE
         print(f"report written to {path}")
     return report.exit_code
 
@@ -123,6 +169,20 @@ def _import_paper_figures():
         return importlib.import_module("paper_figures")
 
 
+def _output_directory_problem(out: Path) -> str | None:
+    """Why figures cannot be written in ``out`` (created if missing), or None if they can: a
+    file is created there and removed, as the build will."""
+    if out.exists() and not out.is_dir():
+        return f"{os.fspath(out)!r} exists and is not a directory"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        return f"cannot write in directory {os.fspath(out)!r}: {exc.strerror or exc}"
+    return None
+
+
 def _figures(args) -> int:
     try:
         paper_figures = _import_paper_figures()
@@ -132,19 +192,35 @@ def _figures(args) -> int:
             "paper_figures/ lives, with the package's dependencies installed",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     known = list(paper_figures.FIGURES)
     unknown = [name for name in args.only or () if name not in paper_figures.FIGURES]
     if unknown:
+        return _usage_error(
+            "figures", "--only", f"unknown figure(s) {', '.join(map(repr, unknown))}; known figures: {', '.join(known)}"
+        )
+    problem = _output_directory_problem(args.out)
+    if problem is not None:
+        return _usage_error("figures", "--out", problem)
+    built: list[str] = []
+
+    def log(line: str) -> None:
+        built.append(line)
+        print(line, file=sys.stderr, flush=True)
+
+    total = len(set(args.only)) if args.only else len(known)
+    try:
+        paths = paper_figures.build(args.out, only=args.only, size="smoke" if args.smoke else "paper", log=log)
+    except KeyboardInterrupt:
         print(
-            f"dln-git figures: unknown figure(s) {', '.join(map(repr, unknown))}; known figures: {', '.join(known)}",
+            f"dln-git figures: interrupted: {len(built)} of {total} figures built; the files of the figure in "
+            "progress may be incomplete",
             file=sys.stderr,
         )
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    try:
-        paths = paper_figures.build(args.out, only=args.only, size="smoke" if args.smoke else "paper",
-                                    log=lambda line: print(line, file=sys.stderr, flush=True))
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # the file system, not the code: disk full, permissions changed meanwhile
+        print(f"dln-git figures: cannot write the figures: {exc}", file=sys.stderr)
+        return 1
     except Exception:
         print("dln-git figures: building the figures failed:\n" + traceback.format_exc(), file=sys.stderr)
         return 1
@@ -163,13 +239,21 @@ def _parse_widths(text: str) -> tuple[int, ...]:
 def _derive(args) -> int:
     from .symbolic import count_conservation_laws, derive_moment_map, kempf_ness_conditions, to_latex
 
+    if args.laws and args.complex:
+        return _usage_error(
+            "derive",
+            "--laws",
+            "not available with --complex: the conservation-law count (count_conservation_laws) is for real "
+            "weights only; drop --complex to count the laws of the real network",
+        )
+    if args.seed is not None and not args.laws:
+        return _usage_error("derive", "--seed", "only used with --laws (it seeds the random point of the count)")
     widths = args.widths
     try:
         mu = derive_moment_map(widths, complex=args.complex)
         conditions = kempf_ness_conditions(widths, complex=args.complex)
     except (ValueError, TypeError) as exc:
-        print(f"dln-git derive: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error("derive", "--widths", str(exc))
     kind = "complex" if args.complex else "real"
     print(f"widths {widths} ({kind}); moment map mu_i = d/dt R(exp(t xi).W)|_0, read off as the dual of xi:")
     if args.latex:
@@ -187,7 +271,10 @@ def _derive(args) -> int:
         for eq in conditions:
             print(f"  {eq} = 0")
     if args.laws:
-        count = count_conservation_laws(widths, "linear", rng=args.seed)
+        try:
+            count = count_conservation_laws(widths, "linear", rng=args.seed or 0)
+        except (ValueError, TypeError) as exc:
+            return _usage_error("derive", "--laws", str(exc))
         print(count)
     return 0
 
@@ -220,31 +307,31 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="run the registered claims and report measured vs expected",
         description="Run the registered claims of MATH.md on random instances and report measured vs expected. "
-        "Exit code 0 if every claim passes, 1 if any fails or raises, 2 on usage errors.",
+        "Exit code 0 if every claim passes, 1 if any fails or raises, 2 on usage errors, 130 on Ctrl-C.",
     )
     verify.add_argument(
         "--claim", nargs="+", metavar="ID", help="claim ids or glob patterns, e.g. 'flows.*' '*rate*' (default: all)"
     )
-    verify.add_argument("--seed", type=_non_negative_int, default=0, help="base random seed (default 0)")
+    # Options that matter only for a run default to None here, so that --list can refuse them
+    # (see _RUN_OPTIONS, where their defaults are).
+    verify.add_argument("--seed", type=_non_negative_int, help="base random seed (default 0)")
     verify.add_argument(
         "--seeds",
         type=_positive_int,
-        default=1,
         metavar="K",
         help="random instances per claim; instance k uses seed + k (default 1)",
     )
-    verify.add_argument("--size", choices=SIZES, default="small", help="instance size (default small)")
+    verify.add_argument("--size", choices=SIZES, help="instance size (default small)")
     verify.add_argument(
         "--jobs",
         type=_non_negative_int,
-        default=1,
         metavar="J",
-        help="worker processes running instances in parallel; 0 for one per core (default 1: serial)",
+        help="worker processes running instances in parallel, at most one per instance; 0 for one per core "
+        "(default 1: serial)",
     )
     verify.add_argument(
         "--blas-threads",
         type=_non_negative_int,
-        default=1,
         metavar="T",
         help="BLAS threads per job; 0 leaves BLAS as configured (default 1: the checks' matrices are small)",
     )
@@ -252,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--report",
         type=Path,
         metavar="FILE",
-        help="write the full report to FILE.md (Markdown) or FILE.json (every instance)",
+        help="write the full report to FILE.md (Markdown) or FILE.json (every instance); checked before the run, "
+        "written atomically",
     )
     verify.add_argument(
         "--progress",
@@ -272,16 +360,42 @@ def build_parser() -> argparse.ArgumentParser:
     derive = sub.add_parser("derive", help="derive the moment map and Kempf–Ness conditions symbolically")
     derive.add_argument("--widths", type=_parse_widths, required=True, help="widths d_0,...,d_N, e.g. 2,3,2")
     derive.add_argument("--complex", action="store_true", help="complex weights (U(d) instead of O(d))")
-    derive.add_argument("--latex", action="store_true", help="print LaTeX")
-    derive.add_argument("--laws", action="store_true", help="count the conservation laws (Lie-algebra rank)")
-    derive.add_argument("--seed", type=int, default=0, help="seed of the random point for --laws")
+    derive.add_argument("--latex", action="store_true", help="print the moment map and the conditions as LaTeX")
+    derive.add_argument(
+        "--laws", action="store_true", help="count the conservation laws (Lie-algebra rank; real weights only)"
+    )
+    derive.add_argument(
+        "--seed", type=_non_negative_int, help="seed of the random point for --laws (default 0; only with --laws)"
+    )
     derive.set_defaults(func=_derive)
     return parser
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so that flushing it at exit after a broken pipe does not
+    raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a stdout without a descriptor (captured)
+        pass
+
+
 def main(argv=None) -> int:
+    """Run ``dln-git`` with ``argv`` (default: the command line); return the exit code.
+
+    Usage errors exit through argparse (``SystemExit(2)``) or return 2; Ctrl-C returns 130 after
+    one line on stderr; a closed stdout returns 141. See the module docstring.
+    """
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:  # VerifyInterrupted is handled, with its counts, by _verify
+        print(f"dln-git {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -21,10 +21,38 @@ def test_derive_prints_moment_map_and_conditions(capsys):
 
 
 def test_derive_latex_and_laws(capsys):
-    assert cli.main(["derive", "--widths", "2,3,2", "--complex", "--latex", "--laws"]) == 0
+    assert cli.main(["derive", "--widths", "2,3,2", "--latex", "--laws", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "\\begin{aligned}" in out or "\\begin{bmatrix}" in out
     assert "count = D - dim Lie(V)(theta)" in out and "match" in out
+
+
+def test_derive_complex_latex_uses_conjugate_transposes(capsys):
+    """--complex is honoured: the complex weights have imaginary parts, the real ones none."""
+    assert cli.main(["derive", "--widths", "2,3,2", "--complex", "--latex"]) == 0
+    complex_out = capsys.readouterr().out
+    assert cli.main(["derive", "--widths", "2,3,2", "--latex"]) == 0
+    real_out = capsys.readouterr().out
+    assert "(complex)" in complex_out and "(real)" in real_out
+    assert "operatorname{Im}" in complex_out and "operatorname{Im}" not in real_out
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        # the conservation-law count is for real weights: refused, not silently counted for real ones
+        (["--laws", "--complex"], "--laws"),
+        # --seed only seeds the count's random point
+        (["--seed", "4"], "--seed"),
+        (["--complex", "--seed", "4"], "--seed"),
+    ],
+)
+def test_derive_refuses_flags_it_would_ignore(argv, flag, capsys):
+    assert cli.main(["derive", "--widths", "2,3,2", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before printing anything
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and f"argument {flag}:" in lines[0] and "Traceback" not in captured.err
 
 
 @pytest.mark.parametrize("bad", ["2,0,2", "3"])
@@ -33,6 +61,10 @@ def test_derive_bad_widths_is_a_clear_error(bad, capsys):
     assert "dln-git derive:" in capsys.readouterr().err
 
 
-def test_derive_unparsable_widths():
-    with pytest.raises(SystemExit):
-        cli.main(["derive", "--widths", "2,x,2"])
+@pytest.mark.parametrize("argv", [["--widths", "2,x,2"], ["--widths", "2,3,2", "--laws", "--seed", "-1"]])
+def test_derive_unparsable_arguments_exit_2_naming_the_flag(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["derive", *argv])
+    assert exit_info.value.code == 2
+    flag = argv[-2]
+    assert f"argument {flag}:" in capsys.readouterr().err

@@ -9,7 +9,10 @@ Its *worst* instance is the one with the largest ``|measured - expected| / toler
 instance before any passing one). A check that raises is reported with its traceback.
 
 :func:`write_report` (or :meth:`VerifyReport.write`) picks the format from the file suffix
-(:data:`REPORT_SUFFIXES`); :func:`format_number` writes figures as a referee reads them.
+(:data:`REPORT_SUFFIXES`) and writes atomically; :func:`check_report_path` checks a path before a
+run (both in :mod:`dln_git.claims.report_file`). The Markdown is rendered by
+:mod:`dln_git.claims.report_markdown`. :func:`format_number` writes figures as a referee reads
+them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .registry import SIZES, Claim, ClaimResult
+from .report_file import REPORT_SUFFIXES, check_report_path, report_format, write_report
 from .selection import is_glob
 
 __all__ = [
@@ -32,17 +36,12 @@ __all__ = [
     "ClaimSummary",
     "InstanceRun",
     "VerifyReport",
+    "check_report_path",
     "format_number",
     "report_format",
     "software_versions",
     "write_report",
 ]
-
-#: Report file suffixes and the format each one writes.
-REPORT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json"}
-
-#: How many failing instances of one claim the Markdown report spells out (the JSON has all).
-_MARKDOWN_FAILURES_PER_CLAIM = 10
 
 
 def format_number(x) -> str:
@@ -178,13 +177,6 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def _md(text: str, *, cell: bool = False) -> str:
-    """Plain text on one line for Markdown: ``*`` and ``<`` escaped (they would start emphasis or
-    HTML), and ``|`` too inside a table cell."""
-    text = " ".join(str(text).split()).replace("*", "\\*").replace("<", "\\<")
-    return text.replace("|", "\\|") if cell else text
-
-
 def _jsonable(x):
     if isinstance(x, float) and not math.isfinite(x):
         return str(x)
@@ -262,107 +254,10 @@ class VerifyReport:
 
     def to_markdown(self) -> str:
         """The report as Markdown: header, summary table, failures and errors with tracebacks,
-        and the details the checks gave for their worst instances."""
-        n = len(self.claims)
-        verdict = "all claims pass" if self.ok else f"{self.failed + self.errors} of {n} claims do not pass"
-        selection = "all registered claims" if not self.patterns else ", ".join(f"`{p}`" for p in self.patterns)
-        seeds = f"seed {self.seed}" if self.seeds == 1 else f"seeds {self.seed} to {self.seed + self.seeds - 1}"
-        versions = ", ".join(f"{k} {v}" for k, v in self.versions.items() if k != "platform")
-        lines = [
-            f"# dln-git verify: {verdict}",
-            "",
-            f"- **Result**: {n} claims: {self.passed} passed, {self.failed} failed, {self.errors} raised an exception "
-            f"(exit code {self.exit_code})",
-            f"- **Command**: `{self.command()}`",
-            f"- **Claims**: {selection}",
-            f"- **Instances**: {self.seeds} per claim ({seeds}); size {self.size}",
-            f"- **Execution**: {self.execution}; wall time {self.wall_seconds:.1f} s, "
-            f"time in checks {self.check_seconds:.1f} s",
-            f"- **Date**: {self.started}",
-            f"- **Versions**: {versions}" + (f"; {self.versions['platform']}" if "platform" in self.versions else ""),
-            "",
-            "Each instance runs the claim's check on its own random instance (a generator seeded by the seed and",
-            "the claim id) and compares the measured figure with the expected one: it passes when",
-            "|measured − expected| ≤ tolerance, or when the conditions its detail states hold. A claim passes when",
-            "every instance does. *Worst* is the instance with the largest |measured − expected| / tolerance,",
-            "a failing instance first.",
-            "",
-            "## Summary",
-            "",
-            "| Claim | Statement | § | Tag | Instances passed | Worst measured | Expected | Tolerance | Verdict "
-            "| Time (s) |",
-            "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |",
-        ]
-        for c in self.claims:
-            w = c.worst
-            figures = (
-                [format_number(w.result.measured), format_number(w.result.expected), format_number(w.result.tolerance)]
-                if w is not None
-                else ["—", "—", "—"]
-            )
-            verdict_cell = c.verdict if c.passed else f"**{c.verdict}**"
-            cells = [
-                f"`{c.claim.id}`",
-                _md(c.claim.statement, cell=True),
-                _md(c.claim.section, cell=True),
-                c.claim.tag,
-                f"{c.passes}/{len(c.instances)}",
-                *figures,
-                verdict_cell,
-                f"{c.seconds:.2f}",
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-        mapped = [c for c in self.claims if c.check_sizes and c.check_sizes != (self.size,)]
-        if mapped:
-            ran = "/".join(sorted({s for c in mapped for s in c.check_sizes}, key=SIZES.index))
-            lines += [
-                "",
-                f"Checks without a {self.size} branch ran their {ran} branch: "
-                f"{', '.join(f'`{c.claim.id}`' for c in mapped)}.",
-            ]
-        lines += ["", "## Failures and errors", ""]
-        bad = [c for c in self.claims if not c.passed]
-        if not bad:
-            lines += ["None: every instance of every claim passed.", ""]
-        for c in bad:
-            lines += self._markdown_failure(c)
-        details = [(c, c.worst) for c in self.claims if c.passed and c.worst is not None and c.worst.result.detail]
-        if details:
-            lines += ["## Details of the worst instances", ""]
-            for c, w in details:
-                lines.append(f"- `{c.claim.id}` (seed {w.seed}): {_md(w.result.detail)}")
-            lines.append("")
-        return "\n".join(lines)
+        and the details the checks gave for their worst instances (:mod:`.report_markdown`)."""
+        from .report_markdown import render_markdown
 
-    def _markdown_failure(self, c: ClaimSummary) -> list[str]:
-        lines = [
-            f"### {c.verdict} `{c.claim.id}`",
-            "",
-            f"> {_md(c.claim.statement)} (§{_md(c.claim.section)}, {c.claim.tag})",
-            "",
-            f"{c.passes} of {len(c.instances)} instances passed, {c.failures} failed, {c.errors} raised.",
-            "",
-        ]
-        bad = [r for r in c.instances if not r.passed]
-        for r in bad[:_MARKDOWN_FAILURES_PER_CLAIM]:
-            head = f"- **Instance {r.index}** (seed {r.seed}, size {r.check_size or r.size}): {r.verdict}"
-            if r.result is not None:
-                res = r.result
-                head += (
-                    f"; measured {format_number(res.measured)}, expected {format_number(res.expected)}, "
-                    f"tolerance {format_number(res.tolerance)} (|measured − expected| / tolerance = "
-                    f"{format_number(r.ratio)})"
-                )
-                if res.detail:
-                    head += f". {_md(res.detail)}"
-            lines.append(head)
-            lines.append(f"  - reproduce: `{self.command([c.claim.id], seed=r.seed, seeds=1)}`")
-            if r.error is not None:
-                lines += ["", "  ```text", *("  " + ln for ln in r.error.rstrip().splitlines()), "  ```", ""]
-        if len(bad) > _MARKDOWN_FAILURES_PER_CLAIM:
-            lines.append(f"- … and {len(bad) - _MARKDOWN_FAILURES_PER_CLAIM} more (all of them in the JSON report)")
-        lines.append("")
-        return lines
+        return render_markdown(self)
 
     # -- JSON ----------------------------------------------------------------------------------
 
@@ -431,27 +326,3 @@ class VerifyReport:
     def write(self, path: str | os.PathLike) -> Path:
         """Write the report; the format follows the suffix (see :func:`report_format`)."""
         return write_report(self, path)
-
-
-def report_format(path: str | os.PathLike) -> str:
-    """``"markdown"`` or ``"json"`` from the file suffix.
-
-    Raises
-    ------
-    ValueError
-        For any other suffix.
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix not in REPORT_SUFFIXES:
-        raise ValueError(
-            f"report file must end in {', '.join(REPORT_SUFFIXES)} (Markdown or JSON), got {os.fspath(path)!r}"
-        )
-    return REPORT_SUFFIXES[suffix]
-
-
-def write_report(report: VerifyReport, path: str | os.PathLike) -> Path:
-    """Write ``report`` as Markdown (``.md``) or JSON (``.json``) and return the path."""
-    path = Path(path)
-    text = report.to_markdown() if report_format(path) == "markdown" else report.to_json()
-    path.write_text(text + "\n", encoding="utf-8")
-    return path

@@ -28,10 +28,12 @@ own registry. Three ways to run:
 ``jobs=1`` (default)
     Serially, in this process.
 ``jobs=J > 1``
-    A :class:`~concurrent.futures.ProcessPoolExecutor` with ``J`` workers, created and shut down
-    by :func:`verify`. The start method is ``"fork"`` where it exists (Linux: workers start at
-    once and inherit every registered claim, even one registered at run time, in a function)
-    and ``"spawn"`` elsewhere; ``start_method`` overrides it.
+    A :class:`~concurrent.futures.ProcessPoolExecutor` with ``J`` workers (but no more workers
+    than instances: ``J`` is capped at their number, and a run of one instance is serial),
+    created and shut down by :func:`verify` (:mod:`dln_git.claims.workers`). The start method
+    is ``"fork"`` where it exists (Linux: workers start at once and inherit every registered
+    claim, even one registered at run time, in a function) and ``"spawn"`` elsewhere;
+    ``start_method`` overrides it.
 ``executor=...``
     Any :class:`concurrent.futures.Executor`, used as it is and not shut down: a
     :class:`~concurrent.futures.ThreadPoolExecutor`, a pool of your own, or a distributed one
@@ -57,6 +59,13 @@ registered at import time of an importable module (as the built-in ones are) run
 executor. A claim registered inside a function runs in this process, in threads and in forked
 workers only; elsewhere its instances are reported as errors saying so.
 
+Ctrl-C
+------
+A ``KeyboardInterrupt`` during the run stops it: instances not started are cancelled, the
+workers of a pool :func:`verify` started are terminated (they ignore SIGINT themselves, so none
+prints a traceback), and :class:`VerifyInterrupted`, a ``KeyboardInterrupt`` saying how many
+claims and instances were done, is raised. No report exists for an interrupted run.
+
 Sizes
 -----
 ``size`` is one of :data:`~dln_git.claims.registry.SIZES`. A check that has no branch for it runs
@@ -78,25 +87,14 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from threadpoolctl import threadpool_limits
-
+from ..core.options import Rule, check_options
 from . import registry as _registry
 from .registry import SIZES, Claim, ClaimResult, all_claims, run_claim
 from .report import ClaimSummary, InstanceRun, VerifyReport, software_versions
 from .selection import select_claims
+from .workers import blas_threads, default_start_method, process_pool, sigint_deferred, worker_count
 
-__all__ = ["verify"]
-
-#: Environment variables that set the BLAS/OpenMP threads of libraries loaded after them.
-_BLAS_THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
-
+__all__ = ["VerifyInterrupted", "verify", "worker_count"]
 
 # ----------------------------------------------------------------------------------------------
 # one instance
@@ -155,39 +153,6 @@ def _run_task(task: _Task) -> InstanceRun:
 
 # ----------------------------------------------------------------------------------------------
 # execution
-
-
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-@contextlib.contextmanager
-def _blas_threads(threads: int | None):
-    """Cap the BLAS threads of this process within the block (``None``: leave them), restoring
-    them afterwards (threadpoolctl)."""
-    if threads is None:
-        yield
-        return
-    with threadpool_limits(limits=threads):
-        yield
-
-
-def _init_worker(threads: int | None) -> None:
-    """Initializer of the workers :func:`verify` starts: cap BLAS threads (unless None), load
-    the claims."""
-    if threads is not None:
-        for var in _BLAS_THREAD_VARIABLES:  # libraries loaded from now on, and subprocesses
-            os.environ[var] = str(threads)
-        _blas_threads(threads).__enter__()  # for the worker's lifetime
-    all_claims()
-
-
-def _default_start_method() -> str:
-    methods = multiprocessing.get_all_start_methods()
-    return "fork" if "fork" in methods and sys.platform != "darwin" else "spawn"
 
 
 class _Progress:
@@ -255,11 +220,15 @@ class _Collector:
                     self.on_claim(summary)
 
 
-def _run_in(executor: cf.Executor, tasks: list[_Task], collector: _Collector) -> None:
+def _run_in(executor: cf.Executor, tasks: list[_Task], collector: _Collector, *, own_pool: bool = False) -> None:
+    """Submit every task to ``executor`` and collect the runs as they complete. ``own_pool``: the
+    executor is a process pool of ours whose workers start during the submits, with SIGINT
+    deferred (see :mod:`.workers`)."""
     futures: dict[cf.Future, _Task] = {}
     try:
-        for task in tasks:
-            futures[executor.submit(_run_task, task)] = task
+        with sigint_deferred() if own_pool else contextlib.nullcontext():
+            for task in tasks:
+                futures[executor.submit(_run_task, task)] = task
         collector.progress.start()  # after the submits: a forked worker never inherits the bar's thread
         for future in cf.as_completed(futures):
             task = futures[future]
@@ -273,6 +242,35 @@ def _run_in(executor: cf.Executor, tasks: list[_Task], collector: _Collector) ->
         for future in futures:
             future.cancel()
         raise
+
+
+class VerifyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (a ``KeyboardInterrupt``) stopped :func:`verify`; says how far the run got.
+
+    A subclass of ``KeyboardInterrupt``, so code that handles Ctrl-C still does. The instances
+    not started were cancelled and the workers of the process pool :func:`verify` started were
+    terminated before it was raised; the workers of a given ``executor`` are that executor's
+    business (running instances of a thread pool finish in the background).
+
+    Attributes
+    ----------
+    summaries : tuple of ClaimSummary
+        The claims completed before the interruption (every instance in), in registration order.
+    claims_done, claims_total, instances_done, instances_total : int
+        Claims completed and selected; instances completed and planned.
+    """
+
+    def __init__(self, summaries, claims_total: int, instances_done: int, instances_total: int):
+        self.summaries = tuple(summaries)
+        self.claims_done, self.claims_total = len(self.summaries), claims_total
+        self.instances_done, self.instances_total = instances_done, instances_total
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (
+            f"interrupted: {self.claims_done} of {self.claims_total} claims done "
+            f"({self.instances_done} of {self.instances_total} instances)"
+        )
 
 
 def verify(
@@ -305,7 +303,8 @@ def verify(
         as is and not shut down. Exclusive with ``jobs > 1``.
     jobs : int, default 1
         Without ``executor``: 1 runs serially in this process, ``J > 1`` in a process pool of
-        ``J`` workers, 0 one worker per available core.
+        ``J`` workers, 0 one worker per available core; capped at the number of instances
+        (``len(claims) * seeds``, see :func:`worker_count`).
     progress : bool, optional
         tqdm bar on stderr; by default shown when stderr is a terminal and the run takes more
         than a second.
@@ -330,29 +329,29 @@ def verify(
         If a pattern matches no claim.
     ValueError, TypeError
         For invalid settings; a failing or raising check never raises here.
+    VerifyInterrupted
+        On Ctrl-C (a ``KeyboardInterrupt`` subclass), after cancelling the run.
     """
-    for name, value, low in (("seeds", seeds, 1), ("seed", seed, 0), ("jobs", jobs, 0)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"verify: {name} must be an int, got {type(value).__name__}")
-        if value < low:
-            raise ValueError(f"verify: {name} must be >= {low}, got {value}")
-    if size not in SIZES:
-        raise ValueError(f"verify: size must be one of {SIZES}, got {size!r}")
+    seeds, seed, jobs, threads_per_job, size, progress = check_options(
+        seeds=(seeds, Rule.count(1, "random instances per claim")),
+        seed=(seed, Rule.count(0, "the base seed")),
+        jobs=(jobs, Rule.count(0, "worker processes; 0 for one per core")),
+        threads_per_job=(threads_per_job, Rule.count(0, "BLAS threads per job; 0 leaves BLAS alone")),
+        size=(size, Rule.choice(*SIZES, what="the instance size")),
+        progress=(progress, Rule("bool", allow_none=True, what="the progress bar; None: when stderr is a terminal")),
+    )
+    if start_method is not None:
+        methods = multiprocessing.get_all_start_methods()
+        (start_method,) = check_options(start_method=(start_method, Rule.choice(*methods, what="a start method")))
     if executor is not None and jobs not in (0, 1):
         raise ValueError("verify: pass either executor or jobs > 1, not both")
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise TypeError(f"verify: executor must be a concurrent.futures.Executor, got {type(executor).__name__}")
-    if start_method is not None and start_method not in multiprocessing.get_all_start_methods():
-        raise ValueError(
-            f"verify: start_method must be one of {multiprocessing.get_all_start_methods()}, got {start_method!r}"
-        )
-    if isinstance(threads_per_job, bool) or not isinstance(threads_per_job, int) or threads_per_job < 0:
-        raise ValueError(f"verify: threads_per_job must be an int >= 0, got {threads_per_job!r}")
 
     claims = select_claims(patterns)
     pattern_tuple = None if patterns is None else ((patterns,) if isinstance(patterns, str) else tuple(patterns))
     tasks = [_Task(c.id, k, seed + k, size, getattr(c.check, "__module__", None)) for c in claims for k in range(seeds)]
-    workers = jobs or _available_cores()
+    workers = worker_count(jobs, len(tasks))
     if progress is None:
         enabled, delay = bool(getattr(sys.stderr, "isatty", lambda: False)()), 1.0
     else:
@@ -369,21 +368,21 @@ def verify(
         elif workers == 1:
             execution = "serial, 1 process" + (f", {threads_per_job} BLAS thread(s)" if threads_per_job else "")
             bar.start()
-            with _blas_threads(threads_per_job or None):
+            with blas_threads(threads_per_job or None):
                 for task in tasks:
                     collector.add(_run_task(task))
         else:
-            method = start_method or _default_start_method()
+            method = start_method or default_start_method()
             execution = f"process pool of {workers} workers ({method}" + (
                 f", {threads_per_job} BLAS thread(s) each)" if threads_per_job else ")"
             )
-            with cf.ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context(method),
-                initializer=_init_worker,
-                initargs=(threads_per_job or None,),
-            ) as pool:
-                _run_in(pool, tasks, collector)
+            with process_pool(workers, method, threads_per_job or None) as pool:
+                _run_in(pool, tasks, collector, own_pool=True)
+    except KeyboardInterrupt as interrupt:
+        if isinstance(interrupt, VerifyInterrupted):
+            raise
+        done = sum(len(runs) for runs in collector.runs.values())
+        raise VerifyInterrupted(collector.summaries, len(claims), done, len(tasks)) from interrupt
     finally:
         bar.close()
     return VerifyReport(
