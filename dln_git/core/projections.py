@@ -12,7 +12,10 @@ residual measured against the *layer-wise* size of the right-hand side,
 * ``||dphi(V - Pi_H V)|| <= rtol sum_j ||W_N..W_{j+1}||_2 ||V_j||_F ||W_{j-1}..W_1||_2``,
 * ``||A^*(V - P_W V)|| <= rtol sum_i (||V_i|| ||W_i|| + ||W_{i+1}|| ||V_{i+1}||)``,
 
-the rounding level of evaluating ``dphi(V)`` and ``A_W^*(V)`` themselves. (A bound of the form
+the rounding level of evaluating ``dphi(V)`` and ``A_W^*(V)`` themselves, or at the rounding
+level of evaluating the residual itself (``8 eps sum_j ||L_j|| ||Z|| ||R_j||`` for the metric
+``sum_j L_j Z R_j``; ``8 eps ||A^*A|| ||xi||``) when that is larger: below it a residual cannot be
+told from zero. (A bound of the form
 ``||dphi|| ||V||`` instead exceeds the whole right-hand side at unbalanced gauges such as
 layers scaled 1e8 / 1 / 1e-8, and the solve then "converged" at ``Z = 0`` and returned V.)
 After the solve the defining property is checked directly, ``dphi(Pi_V V) = 0`` and
@@ -39,6 +42,8 @@ __all__ = ["project_horizontal", "project_orbit", "project_vertical"]
 
 #: How far above the requested residual the direct check may land before it warns.
 CHECK_FACTOR = 100.0
+#: A few units of rounding: the relative accuracy to which a residual can be evaluated.
+_ROUNDING = 8.0 * np.finfo(float).eps
 
 
 def _validated(W, V, rtol):
@@ -77,6 +82,11 @@ def _action_floor(W, V) -> float:
     return sum(v[i] * n[i] + n[i + 1] * v[i + 1] for i in range(len(W) - 1))
 
 
+def _norm2(A) -> float:
+    """Spectral norm, 1 for ``None`` (the identity factor of an end term)."""
+    return 1.0 if A is None else float(np.linalg.norm(A, 2))
+
+
 def _warn(name, message):
     warnings.warn(f"{name}: {message}", ConvergenceWarning, stacklevel=4)
 
@@ -87,13 +97,19 @@ def _horizontal(W, V, rtol, name, maxiter=None):
     if floor == 0.0:  # dphi(V) = 0 term by term: V is vertical (e.g. a zero layer's directions)
         return tuple(np.zeros_like(v) for v in V)
     metric = EndToEndMetric(W)
-    sol = metric.solve(_differential(W, V), rtol=rtol, atol=rtol * floor, maxiter=maxiter)
+    rhs = _differential(W, V)
+    sol = metric.solve(rhs, rtol=rtol, atol=rtol * floor, maxiter=maxiter)
     H = _differential_adjoint(W, sol.Z)
-    if not sol.converged:
+    # The residual dphi(V) - dphi dphi^*(Z) cannot be evaluated more accurately than the rounding
+    # of dphi dphi^*(Z), about eps sum_j ||L_j|| ||Z|| ||R_j||: below that, it is zero.
+    z = float(np.linalg.norm(sol.Z))
+    attainable = _ROUNDING * z * sum(_norm2(L) * _norm2(R) for L, R in zip(metric.left, metric.right, strict=True))
+    converged = sol.converged or sol.residual * safe_norm(rhs) <= attainable
+    if not converged:
         _warn(name, f"metric solve {sol.message}")
     else:
         gap = safe_norm(_differential(W, tuple(v - h for v, h in zip(V, H, strict=True))))
-        if gap > CHECK_FACTOR * rtol * floor:
+        if gap > CHECK_FACTOR * max(rtol * floor, attainable + _ROUNDING * _differential_floor(W, H)):
             _warn(name, f"projection check failed: ||dphi(Pi_V V)|| = {gap:.2e} exceeds "
                         f"{CHECK_FACTOR:g} rtol x {floor:.2e} (layer-wise size of dphi(V))")
     return H
@@ -141,13 +157,18 @@ def _orbit(Wn, Vn, rtol, name, maxiter=None):
     if floor == 0.0:
         return tuple(np.zeros_like(v) for v in Vn)
     gram = GramOperator(Wn)
-    sol = gram.solve(_action_adjoint(Wn, Vn), rtol=rtol, atol=rtol * floor, maxiter=maxiter)
+    rhs = _action_adjoint(Wn, Vn)
+    sol = gram.solve(rhs, rtol=rtol, atol=rtol * floor, maxiter=maxiter)
     P = _action(Wn, sol.xi)
-    if not sol.converged:
+    # rounding level of A^*A xi (||A^*A|| <= (2 max ||W_i||)^2): a residual below it is zero
+    attainable = _ROUNDING * gram.action_norm_bound ** 2 * norm(sol.xi)
+    converged = sol.converged or sol.residual * norm(rhs) <= attainable
+    if not converged:
         _warn(name, sol.message)
     else:
         gap = norm(_action_adjoint(Wn, [v - p for v, p in zip(Vn, P, strict=True)]))
-        if gap > CHECK_FACTOR * rtol * floor + sol.rhs_outside_range * norm(_action_adjoint(Wn, Vn)):
+        if gap > CHECK_FACTOR * max(rtol * floor, attainable + _ROUNDING * _action_floor(Wn, P)) + \
+                sol.rhs_outside_range * norm(rhs):
             _warn(name, f"projection check failed: ||A^*(V - P_W V)|| = {gap:.2e} exceeds "
                         f"{CHECK_FACTOR:g} rtol x {floor:.2e}")
     return P
