@@ -15,7 +15,8 @@ from dln_git.symbolic.conservation import estimate_conservation_cost, moment_map
 # ------------------------------------------------------------------------------------------ budget
 @pytest.mark.parametrize("widths", [(30, 30, 30, 30, 30), (1, 300, 300, 300, 1), (200, 200)])
 def test_huge_networks_are_refused_before_any_work(widths):
-    with pytest.raises(ValueError, match=r"widths \(.*\) \(linear\) need an estimated cost .* more than max_cost = 5e\+09"):
+    pattern = r"widths \(.*\) \(linear\) need an estimated cost .* more than max_cost = 5e\+09"
+    with pytest.raises(ValueError, match=pattern):
         count_conservation_laws(widths)
 
 
