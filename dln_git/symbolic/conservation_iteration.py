@@ -33,7 +33,7 @@ _CHUNK_COLUMNS = 2048  # candidates tested together against the span
 EXACT_COST_FACTOR = 50
 #: Units per floating-point operation of dense linear algebra (measured: BLAS runs 10-50 flops in
 #: the time of one indexed hyper-dual product).
-BLAS_WEIGHT = 0.1
+BLAS_WEIGHT = 0.03
 
 
 class Budget:
