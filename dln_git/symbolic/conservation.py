@@ -202,6 +202,11 @@ def estimate_conservation_cost(
     Deeper levels come on top and are charged as they run.
     """
     widths = as_widths(widths)
+    activation, bias, complex = check_options(
+        activation=(activation, Rule.choice(*ACTIVATIONS, what="the activation of the network")),
+        bias=(bias, Rule.flag("whether every ReLU layer has a bias")),
+        complex=complex,
+    )
     m, T = generator_terms(widths, activation, bias, complex)
     L = len(widths) - 1
     D = sum(widths[i] * widths[i - 1] + (widths[i] if bias else 0) for i in range(1, L + 1)) * (2 if complex else 1)
