@@ -115,3 +115,26 @@ def test_split_modules_keep_the_old_import_paths():
     from dln_git.symbolic.identities import Identity, IdentityReport, directional_derivative, prove_identity
 
     assert callable(directional_derivative) and callable(prove_identity) and Identity and IdentityReport
+
+
+# ------------------------------------------------------------------------------ degenerate weights
+@pytest.mark.parametrize("cx", [False, True])
+def test_lambdified_moment_map_on_degenerate_weights_matches_core(cx):
+    """The compiled derived mu against the hand-written dg.moment_map (independent code) on zero
+    layers, X = 0, rank-one and tiny/huge weights: relative error at rounding level."""
+    from hypothesis import given, settings
+
+    import dln_git as dg
+    from dln_git.testing.strategies import degenerate_weights
+
+    widths = (2, 3, 1, 2)
+    f = lambdify_moment_map(widths, complex=cx)
+
+    @settings(deadline=None, max_examples=15)
+    @given(degenerate_weights(widths, kinds=("zero_layer", "zero_product", "rank_one", "tiny", "huge"), complex=cx))
+    def check(W):
+        for a, b in zip(f(W), dg.moment_map(W), strict=True):
+            scale = max(float(np.max(np.abs(b))), np.finfo(float).tiny)
+            assert np.max(np.abs(a - b)) <= 1e-12 * scale
+
+    check()
