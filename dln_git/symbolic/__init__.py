@@ -6,8 +6,13 @@ It is the independent oracle the numerical core is tested against; nothing numer
 it at run time.
 """
 
-from .conservation import ConservationLawCount, count_conservation_laws, moment_map_jacobian_rank
-from .identities import Identity, IdentityReport, prove_identities, prove_identity
+from .conservation import (
+    ConservationLawCount,
+    count_conservation_laws,
+    estimate_conservation_cost,
+    moment_map_jacobian_rank,
+)
+from .identities import Identity, IdentityReport, identity_cost, prove_identities, prove_identity
 from .kempf_ness import ConditionLabel, KempfNessConditions, kempf_ness_conditions
 from .lambdify import lambdify_moment_map
 from .latex import to_latex
@@ -23,6 +28,8 @@ __all__ = [
     "KempfNessConditions",
     "count_conservation_laws",
     "derive_moment_map",
+    "estimate_conservation_cost",
+    "identity_cost",
     "kempf_ness_conditions",
     "lambdify_moment_map",
     "moment_map_closed_form",

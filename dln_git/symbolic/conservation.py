@@ -29,6 +29,28 @@ values: for linear networks the number of functionally independent entries of th
 sub-network, see :func:`count_conservation_laws`); for ReLU networks one law per hidden neuron (the
 imbalances ``D_j`` of MATH.md 6.1).
 
+Complex weights (``complex=True``, linear networks). ``theta`` is then the vector of the real
+and imaginary parts of the entries (``D = 2 sum_l d_l d_{l-1}`` real coordinates), the
+components of ``phi`` are ``Re X[o, i]`` and ``Im X[o, i]``, and the gradient flows are those of
+real losses of ``X`` in these real coordinates (the flows ``dW/dt = -grad L`` of complex
+training). The count is the number of real conservation laws, ``D - dim_R Lie(V)(theta)``; the
+expected value is the rank of the real Jacobian of the real and imaginary parts of the complex
+moment map ``mu_i = W_i W_i^* - W_{i+1}^* W_{i+1}`` (``d_i^2`` real entries per hidden layer).
+They agree on the patterns we checked (exact cross-check included) except when two width-1
+layers are at distance 2 with a width >= 2 between them, e.g. ``(1, 2, 1)``: 5 laws against 4 (a
+scalar complex sub-network with one hidden layer; the real exception needs two hidden layers).
+ReLU networks have no complex version (the activation needs an order).
+
+Budget. The work grows with the number of path terms of the generators (the product of the
+widths), the number of parameters and, exponentially (``3^k``), with the bracket depth ``k``,
+which is not known in advance. ``max_cost`` (default :data:`DEFAULT_MAX_COST`) bounds it in the
+units of :mod:`dln_git.symbolic.conservation_iteration` (roughly 10^7-10^8 per second of one core):
+before anything is built, the cost of the generators and of the first bracket level (which every
+run needs) is estimated and a ``ValueError`` names the size and the limit if it does not fit;
+during the run every chain of brackets is charged before it is evaluated, and when the budget is
+spent the count stops with ``saturated=False``, ``stopped_by="max_cost"`` and a ``message``
+(the rank found is then a lower bound, the count an upper bound).
+
 The algorithm
 -------------
 The generators ``grad phi_k`` are stored exactly, as sparse polynomials (one row of variable
@@ -90,612 +112,127 @@ still tested).
 
 from __future__ import annotations
 
-import itertools
 import math
-import numbers
-import warnings
-from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 
+from ..core.options import Rule, check_options
 from ..core.validation import as_weights, as_widths
-from ..core.weights import as_rng, random_weights
+from ..core.weights import as_rng
+from .conservation_generators import (
+    build_generators,
+    generator_terms,
+    integer_point,
+    random_point,
+    weights_of_point,
+)
+from .conservation_iteration import BLAS_WEIGHT, Budget, iterate
+from .conservation_result import MIN_GAP, ConservationLawCount
 
 __all__ = [
     "ACTIVATIONS",
+    "DEFAULT_MAX_COST",
     "EXACT_MAX_D",
     "MIN_GAP",
     "ConservationLawCount",
     "count_conservation_laws",
+    "estimate_conservation_cost",
     "moment_map_jacobian_rank",
 ]
 
 ACTIVATIONS = ("linear", "relu")
 EXACT_MAX_D = 40  # exact=None runs the exact check when D <= EXACT_MAX_D
-MIN_GAP = 1e6  # below this kept/discarded separation a new random point is tried
-_EXACT_POINT_RANGE = 10**6  # integer point entries: nonzero, of absolute value <= 10^6
-_CHUNK_COLUMNS = 2048  # candidates tested together against the span
-
-
-# --------------------------------------------------------------------------------------------
-# Multilinear hyper-dual numbers R[e_1, ..., e_n] / (e_i^2): arrays (..., 2^n), coefficient of the
-# monomial prod_{i in S} e_i at index S (a bit mask)
-# --------------------------------------------------------------------------------------------
-_DUAL_TABLES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-
-
-def _dual_tables(n: int):
-    """Pairs ``(T, S \\ T)`` for every ``T ⊆ S``, grouped by ``S``, and the group starts."""
-    tables = _DUAL_TABLES.get(n)
-    if tables is None:
-        left, right, starts = [], [], []
-        for S in range(1 << n):
-            starts.append(len(left))
-            T = S
-            while True:  # every submask T of S
-                left.append(T)
-                right.append(S ^ T)
-                if T == 0:
-                    break
-                T = (T - 1) & S
-        tables = _DUAL_TABLES[n] = (np.array(left), np.array(right), np.array(starts))
-    return tables
-
-
-def _dual_mul(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    """Product in ``R[e_1..e_n]/(e_i^2)``: ``(ab)_S = sum_{T ⊆ S} a_T b_{S \\ T}`` (last axis)."""
-    if n == 0:
-        return a * b
-    left, right, starts = _dual_tables(n)
-    return np.add.reduceat(a[..., left] * b[..., right], starts, axis=-1)
-
-
-def _lift(X: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """``X + e_{n+1} V`` for ``X, V`` with ``2^n`` coefficients: the new bit is the highest one."""
-    return np.concatenate([X, V], axis=-1)
-
-
-def _scatter(keys: np.ndarray, vals: np.ndarray, size: int) -> np.ndarray:
-    """``out[k] = sum of vals with key k`` (float via bincount, exact integers via reduceat)."""
-    if vals.dtype != object:
-        return np.bincount(keys, weights=vals, minlength=size)
-    out = np.zeros(size, dtype=object)
-    if keys.shape[0]:
-        order = np.argsort(keys, kind="stable")
-        ks = keys[order]
-        starts = np.flatnonzero(np.concatenate(([True], ks[1:] != ks[:-1])))
-        out[ks[starts]] = np.add.reduceat(vals[order], starts)
-    return out
-
-
-def _excluded_products(X: np.ndarray) -> np.ndarray:
-    """``out[t, j] = prod_{i != j} X[t, i]`` (the derivative of a monomial along its j-th factor)."""
-    n = X.shape[0]
-    ones = np.ones((n, 1), dtype=X.dtype)
-    left = np.concatenate([ones, np.cumprod(X[:, :-1], axis=1)], axis=1)
-    right = np.concatenate([np.cumprod(X[:, :0:-1], axis=1)[:, ::-1], ones], axis=1)
-    return left * right
-
-
-# --------------------------------------------------------------------------------------------
-# The generators grad phi_k
-# --------------------------------------------------------------------------------------------
-class _Generators:
-    """The fields ``grad phi_k`` as sparse polynomials with unit coefficients.
-
-    ``blocks[q] = (gid, comp, idx)``: one row per term of degree ``q``, the monomial
-    ``prod_j x[idx[t, j]]`` in component ``comp[t]`` of generator ``gid[t]``; rows sorted by
-    ``(gid, comp)``. No term repeats (a monomial and its component determine the path).
-    """
-
-    def __init__(self, D: int, m: int, blocks: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]):
-        self.D = D
-        self.m = m
-        self.blocks = blocks
-        self._bounds = {q: np.searchsorted(gid, np.arange(m + 1)) for q, (gid, _, _) in blocks.items()}
-        self._parts: dict[int, list] = {}
-
-    def parts(self, g: int) -> list:
-        """Terms of generator ``g``: per degree ``(q, components, group starts, idx)``."""
-        out = self._parts.get(g)
-        if out is None:
-            out = []
-            for q, (_, comp, idx) in self.blocks.items():
-                lo, hi = self._bounds[q][g], self._bounds[q][g + 1]
-                if hi > lo:
-                    c = comp[lo:hi]
-                    first = np.flatnonzero(np.concatenate(([True], c[1:] != c[:-1])))
-                    out.append((q, c[first], first, idx[lo:hi]))
-            self._parts[g] = out
-        return out
-
-    def values(self, x: np.ndarray) -> np.ndarray:
-        """``D x m`` matrix of the values ``grad phi_k(x)`` at a plain (float or integer) point."""
-        D, m = self.D, self.m
-        out = np.zeros(D * m, dtype=x.dtype)
-        for q, (gid, comp, idx) in self.blocks.items():
-            vals = np.prod(x[idx], axis=1) if q else np.ones(gid.shape[0], dtype=x.dtype)
-            out = out + _scatter(gid * D + comp, vals, D * m)
-        return out.reshape(m, D).T
-
-    def jacobian_triplets(self, selected, x: np.ndarray):
-        """Rows ``p D + c``, columns ``v``, values ``d(grad phi_{selected[p]})_c / dx_v`` at ``x``."""
-        D = self.D
-        pos = np.full(self.m, -1, dtype=np.int64)
-        pos[np.asarray(selected, dtype=np.int64)] = np.arange(len(selected))
-        rows, cols, vals = [], [], []
-        for q, (gid, comp, idx) in self.blocks.items():
-            keep = pos[gid] >= 0
-            if q == 0 or not np.any(keep):
-                continue
-            ix = idx[keep]
-            rows.append(np.repeat(pos[gid[keep]] * D + comp[keep], q))
-            cols.append(ix.ravel())
-            vals.append(_excluded_products(x[ix]).ravel())
-        if not rows:
-            z = np.zeros(0, dtype=np.int64)
-            return z, z, np.zeros(0, dtype=x.dtype)
-        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-
-    def dual(self, g: int, X: np.ndarray, n: int) -> np.ndarray:
-        """Generator ``g`` at a batch of hyper-dual points ``X`` of shape ``(B, D, 2^n)``."""
-        B = X.shape[0]
-        out = np.zeros((B, self.D, 1 << n), dtype=X.dtype)
-        for q, ucomp, first, idx in self.parts(g):
-            if q == 0:
-                val = np.zeros((B, idx.shape[0], 1 << n), dtype=X.dtype)
-                val[..., 0] = 1
-            else:
-                val = X[:, idx[:, 0], :]
-                for j in range(1, q):
-                    val = _dual_mul(val, X[:, idx[:, j], :], n)
-            out[:, ucomp, :] += np.add.reduceat(val, first, axis=1)
-        return out
-
-
-def _layout(widths: tuple[int, ...], bias: bool):
-    """Offsets of ``W_l`` (row-major) and ``b_l`` in theta, ordered ``W_1, [b_1], W_2, [b_2], ...``."""
-    woff, boff = [0], [0]  # index 0 unused: layers are 1-based
-    D = 0
-    for ell in range(1, len(widths)):
-        woff.append(D)
-        D += widths[ell] * widths[ell - 1]
-        boff.append(D)
-        if bias:
-            D += widths[ell]
-    return D, woff, boff
-
-
-def _path_monomials(widths, woff, boff, start: int):
-    """Variable indices of every path from layer ``start`` to the output, one row per path.
-
-    ``start = 0``: paths from an input node; ``start >= 1``: paths from the bias of a neuron of
-    layer ``start``. Returns ``(rows, first node, last node)``.
-    """
-    L = len(widths) - 1
-    nodes = np.indices(widths[start:]).reshape(L - start + 1, -1)  # nodes[l - start] = a_l
-    cols = [] if start == 0 else [boff[start] + nodes[0]]
-    for ell in range(start + 1, L + 1):
-        a_prev, a_cur = nodes[ell - 1 - start], nodes[ell - start]
-        cols.append(woff[ell] + a_cur * widths[ell - 1] + a_prev)
-    return np.stack(cols, axis=1), nodes[0], nodes[-1]
-
-
-def _build_generators(widths: tuple[int, ...], activation: str, bias: bool) -> _Generators:
-    D, woff, boff = _layout(widths, bias)
-    L = len(widths) - 1
-    starts = [0, *range(1, L + 1)] if bias else [0]
-    by_degree: dict[int, list] = {}
-    n_paths = 0
-    for start in starts:
-        rows, first, last = _path_monomials(widths, woff, boff, start)
-        if activation == "linear":  # phi_{o,i} = X[o, i]: the sum of the paths from i to o
-            gid = last * widths[0] + first
-        else:  # ReLU: one component per path
-            gid = n_paths + np.arange(rows.shape[0])
-            n_paths += rows.shape[0]
-        q = rows.shape[1]
-        for j in range(q):  # d/d theta_{rows[:, j]} of a path monomial: the product of the others
-            by_degree.setdefault(q - 1, []).append((gid, rows[:, j], np.delete(rows, j, axis=1)))
-    m = widths[-1] * widths[0] if activation == "linear" else n_paths
-    blocks = {}
-    for q, parts in by_degree.items():
-        gid = np.concatenate([p[0] for p in parts]).astype(np.int64)
-        comp = np.concatenate([p[1] for p in parts]).astype(np.int64)
-        idx = np.concatenate([p[2] for p in parts]).astype(np.intp)
-        order = np.lexsort((comp, gid))
-        blocks[q] = (gid[order], comp[order], idx[order])
-    return _Generators(D, m, blocks)
-
-
-def _random_point(widths, bias: bool, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian weights (``random_weights``: variance ``1/d_{l-1}``) and standard normal biases."""
-    W = random_weights(widths, rng)
-    parts = []
-    for w in W:
-        parts.append(w.ravel())
-        if bias:
-            parts.append(rng.standard_normal(w.shape[0]))
-    return np.concatenate(parts)
-
-
-def _integer_point(D: int, rng: np.random.Generator) -> np.ndarray:
-    """Random nonzero integers of absolute value at most ``_EXACT_POINT_RANGE``, as Python ints.
-
-    Integers are rational points (a rational point with its denominators cleared). Every rank
-    decision of the iteration is whether some integer polynomial in the point (a minor of the
-    values) vanishes; by the Schwartz-Zippel lemma a nonzero polynomial of degree ``k`` vanishes
-    at a random point of ``S^D`` with probability at most ``k / |S|``, here ``|S| = 2 * 10^6``
-    (the minors met here have degree a few hundred at most).
-    """
-    mag = rng.integers(1, _EXACT_POINT_RANGE + 1, size=D)
-    sign = rng.choice(np.array([-1, 1]), size=D)
-    return np.array([int(v) for v in mag * sign], dtype=object)
-
-
-# --------------------------------------------------------------------------------------------
-# Rank bookkeeping
-# --------------------------------------------------------------------------------------------
-class _FloatSpan:
-    """Orthonormal basis ``N`` of the complement of the span kept so far (starts as ``I_D``)."""
-
-    def __init__(self, D: int, tol: float):
-        self.D = D
-        self.tol = tol
-        self.N = np.eye(D)
-        self.largest_discarded = 0.0
-
-    @property
-    def rank(self) -> int:
-        return self.D - self.N.shape[1]
-
-    def add(self, C: np.ndarray) -> np.ndarray:
-        """Keep a maximal set of columns of ``C`` (already scaled) independent of the span.
-
-        Pivoted QR of the components orthogonal to the span: column ``piv[j]`` is kept while
-        ``|R_jj| > tol``; ``|R_jj|`` is the residual of that column after the columns kept
-        before it, the largest among the remaining ones.
-        """
-        h, k = self.N.shape[1], C.shape[1]
-        if k == 0:
-            return np.zeros(0, dtype=np.int64)
-        if h == 0:
-            return np.zeros(0, dtype=np.int64)  # the span is R^D: nothing can be added
-        coords = self.N.T @ C
-        largest = float(np.sqrt(np.max(np.einsum("ij,ij->j", coords, coords))))
-        if largest <= self.tol:  # the common case: every candidate is dependent, no QR needed
-            self.largest_discarded = max(self.largest_discarded, largest)
-            return np.zeros(0, dtype=np.int64)
-        Q, R, piv = scipy.linalg.qr(coords, mode="full", pivoting=True)
-        diag = np.abs(np.diagonal(R))
-        a = 0
-        while a < diag.shape[0] and diag[a] > self.tol:
-            a += 1
-        if a < k:
-            self.largest_discarded = max(self.largest_discarded, float(diag[a]) if a < diag.shape[0] else 0.0)
-        if a:
-            self.N = self.N @ Q[:, a:]
-        return piv[:a]
-
-
-class _ExactSpan:
-    """Row echelon form over the integers (fraction-free elimination, rows divided by their gcd)."""
-
-    def __init__(self, D: int):
-        self.D = D
-        self.rows: list[tuple[int, np.ndarray]] = []
-
-    @property
-    def rank(self) -> int:
-        return len(self.rows)
-
-    def add(self, C: np.ndarray) -> list[int]:
-        kept = []
-        for k in range(C.shape[1]):
-            if len(self.rows) == self.D:
-                break
-            v = C[:, k]
-            for p, r in self.rows:
-                f = v[p]
-                if f:
-                    g = math.gcd(f, r[p])
-                    v = (r[p] // g) * v - (f // g) * r
-            nz = np.flatnonzero(v != 0)
-            if nz.size == 0:
-                continue
-            g = math.gcd(*v[nz].tolist())
-            if g > 1:
-                v = v // g
-            self.rows.append((int(nz[0]), v))
-            kept.append(k)
-        return kept
-
-
-# --------------------------------------------------------------------------------------------
-# The bracket iteration
-# --------------------------------------------------------------------------------------------
-@dataclass
-class _Run:
-    rank: int
-    generator_rank: int
-    ranks_by_depth: tuple[int, ...]
-    bracket_depth: int
-    saturated: bool
-    n_candidates: int
-    kept_values: np.ndarray | None  # float run: D x rank, unit columns
-    largest_discarded: float = math.nan
-
-
-def _eval_chain(gens: _Generators, chain: tuple[int, ...], X: np.ndarray, n: int) -> np.ndarray:
-    """Value of ``[g_k, [g_{k-1}, ..., [g_2, g_1]]]`` (``chain = (g_k, ..., g_1)``) at ``X``.
-
-    ``X`` is a batch of hyper-dual points ``(B, D, 2^n)``. Uses
-    ``[g, Z](x) = d/de Z(x + e g(x)) - d/de g(x + e Z(x))`` with a new infinitesimal ``e``.
-    """
-    g = chain[0]
-    if len(chain) == 1:
-        return gens.dual(g, X, n)
-    h = 1 << n
-    inner = _eval_chain(gens, chain[1:], _lift(X, gens.dual(g, X, n)), n + 1)
-    outer = gens.dual(g, _lift(X, inner[..., :h]), n + 1)
-    return inner[..., h:] - outer[..., h:]
-
-
-def _iterate(gens: _Generators, x: np.ndarray, max_depth: int | None, tol: float) -> _Run:
-    """Kept chains and ranks by bracket depth at the point ``x`` (float, or object = exact)."""
-    D = gens.D
-    exact = x.dtype == object
-    span = _ExactSpan(D) if exact else _FloatSpan(D, tol)
-    G = gens.values(x)
-    values = []
-    if exact:
-        S0 = [int(k) for k in span.add(G)]
-    else:
-        norms = np.linalg.norm(G, axis=0)
-        norms[norms == 0] = 1.0  # a zero column stays zero and is discarded
-        Gn = G / norms
-        order = np.arange(gens.m)
-        if gens.m > D:  # many generators (ReLU paths): LU with partial pivoting puts D likely
-            # independent columns first (a cheap level-3 preselection); every column is still tested
-            with warnings.catch_warnings():  # rank deficiency is expected here, not an error
-                warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-                piv = scipy.linalg.lu_factor(Gn.T, check_finite=False)[1]
-            for i, p in enumerate(piv):
-                order[i], order[p] = order[p], order[i]
-        S0 = []
-        for lo in range(0, gens.m, max(_CHUNK_COLUMNS, D)):
-            sel = order[lo : lo + max(_CHUNK_COLUMNS, D)]
-            S0 += [int(sel[k]) for k in span.add(Gn[:, sel])]
-        values = [Gn[:, k] for k in S0]
-    s = len(S0)
-    GS = G[:, S0]
-    rows, cols, jvals = gens.jacobian_triplets(S0, x)
-    # every candidate [g_p, Y] of a level is evaluated at the batch of points x + e g_p(x)
-    X1 = _lift(np.broadcast_to(x[None, :, None], (s, D, 1)), GS.T[:, :, None])
-    frontier = [(g,) for g in S0]
-    ranks = [span.rank]
-    depth = 0
-    n_candidates = 0
-    saturated = span.rank == D
-    batch: list[tuple[tuple[int, ...], np.ndarray]] = []  # (chain of Y, values of [g_p, Y] for all p)
-    scaled: list[np.ndarray] = []
-
-    def flush(new: list) -> None:
-        """Test the pending candidates together (few, large linear-algebra calls)."""
-        if batch:
-            for q in span.add(np.concatenate(scaled, axis=1)):
-                b, p = divmod(int(q), s)
-                chain, C = batch[b]
-                new.append((S0[p], *chain))
-                if not exact:
-                    values.append(C[:, p] / np.linalg.norm(C[:, p]))
-            batch.clear()
-            scaled.clear()
-
-    while not saturated and (max_depth is None or depth < max_depth):
-        new: list[tuple[int, ...]] = []
-        for chain in frontier:
-            if span.rank == D:
-                break
-            YX = _eval_chain(gens, chain, X1, 1)
-            y = YX[0, :, 0]  # Y(x)
-            T1 = YX[:, :, 1].T  # column p: DY(x)[g_p(x)]
-            T2 = _scatter(rows, jvals * y[cols], s * D).reshape(s, D).T  # column p: Dg_p(x)[Y(x)]
-            C = T1 - T2  # column p: [g_p, Y](x)
-            n_candidates += s
-            batch.append((chain, C))
-            if exact:
-                scaled.append(C)
-            else:
-                scale = np.linalg.norm(T1, axis=0) + np.linalg.norm(T2, axis=0)
-                scale[scale == 0] = 1.0
-                scaled.append(C / scale)
-            if len(batch) * s >= _CHUNK_COLUMNS:
-                flush(new)
-        flush(new)
-        if not new:
-            saturated = True
-            break
-        depth += 1
-        ranks.append(span.rank)
-        frontier = new
-        saturated = span.rank == D
-    return _Run(
-        rank=span.rank,
-        generator_rank=s,
-        ranks_by_depth=tuple(ranks),
-        bracket_depth=depth,
-        saturated=saturated,
-        n_candidates=n_candidates,
-        kept_values=None if exact else (np.stack(values, axis=1) if values else np.zeros((D, 0))),
-        largest_discarded=math.nan if exact else span.largest_discarded,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Expected counts
-# --------------------------------------------------------------------------------------------
-def _scalar_subchain(widths) -> bool:
-    """Two width-1 layers at distance >= 3 with every width between them >= 2."""
-    ones = [i for i, d in enumerate(widths) if d == 1]
-    return any(b - a >= 3 and all(widths[k] >= 2 for k in range(a + 1, b)) for a, b in itertools.pairwise(ones))
+#: Default cost budget of one count (units of :mod:`.conservation_iteration`, ~10^7-10^8 per second: minutes).
+DEFAULT_MAX_COST = 5e9
 
 
 def moment_map_jacobian_rank(W, *, rtol: float = 1e-9) -> int:
-    """Rank at ``W`` of the Jacobian of the entries ``i <= j`` of every ``mu_k`` (real weights).
+    """Rank at ``W`` of the real Jacobian of the independent real entries of every ``mu_k``.
 
-    ``mu_k = W_k W_k^T - W_{k+1}^T W_{k+1}`` (MATH.md section 1); its differential along ``E`` is
-    ``E_k W_k^T + W_k E_k^T - E_{k+1}^T W_{k+1} - W_{k+1}^T E_{k+1}``. At a generic ``W`` this is
-    the number of functionally independent entries of the moment map. Singular values below
-    ``rtol`` times the largest are treated as zero.
+    ``mu_k = W_k W_k^* - W_{k+1}^* W_{k+1}`` (MATH.md section 1) is Hermitian: its entries
+    ``i <= j`` (real weights), resp. the real parts of ``i <= j`` and the imaginary parts of
+    ``i < j`` (complex weights), are its independent real entries. The differential along ``E``
+    is ``E_k W_k^* + W_k E_k^* - E_{k+1}^* W_{k+1} - W_{k+1}^* E_{k+1}``, taken along every real
+    coordinate (``E = e_ab`` and, for complex weights, ``E = i e_ab``). At a generic ``W`` the rank
+    is the number of functionally independent entries of the moment map. Singular values below
+    ``rtol`` times the largest count as zero.
     """
     W = as_weights(W)
-    if np.iscomplexobj(W[0]):
-        raise TypeError("moment_map_jacobian_rank needs real weights (the count is over the reals)")
+    (rtol,) = check_options(rtol=rtol)
     N = len(W)
     if N == 1:
         return 0
-    tri = [np.triu_indices(w.shape[0]) for w in W[:-1]]
+    cx = np.iscomplexobj(W[0])
+    upper = [np.triu_indices(w.shape[0]) for w in W[:-1]]
+    strict = [np.triu_indices(w.shape[0], 1) for w in W[:-1]]
     columns = []
     for ell, w in enumerate(W):
         for a in range(w.shape[0]):
             for b in range(w.shape[1]):
-                E = np.zeros_like(w)
-                E[a, b] = 1.0
-                col = []
-                for k in range(N - 1):
-                    dmu = np.zeros((W[k].shape[0], W[k].shape[0]))
-                    if k == ell:
-                        dmu += E @ w.T + w @ E.T
-                    if k + 1 == ell:
-                        dmu -= E.T @ w + w.T @ E
-                    col.append(dmu[tri[k]])
-                columns.append(np.concatenate(col))
-    J = np.stack(columns, axis=1)
-    sv = np.linalg.svd(J, compute_uv=False)
+                for unit in (1.0, 1j) if cx else (1.0,):
+                    E = np.zeros_like(w)
+                    E[a, b] = unit
+                    col = []
+                    for k in range(N - 1):
+                        dmu = np.zeros((W[k].shape[0],) * 2, dtype=w.dtype)
+                        if k == ell:
+                            dmu += E @ w.conj().T + w @ E.conj().T
+                        if k + 1 == ell:
+                            dmu -= E.conj().T @ w + w.conj().T @ E
+                        col.append(dmu[upper[k]].real)
+                        if cx:
+                            col.append(dmu[strict[k]].imag)
+                    columns.append(np.concatenate(col))
+    sv = np.linalg.svd(np.stack(columns, axis=1), compute_uv=False)
     if sv.size == 0 or sv[0] == 0:
         return 0
     return int(np.sum(sv > rtol * sv[0]))
 
 
-# --------------------------------------------------------------------------------------------
-# Public API
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ConservationLawCount:
-    """Number of independent conservation laws of the gradient flows of a network.
+def estimate_conservation_cost(
+    widths, activation: str = "linear", *, bias: bool = False, complex: bool = False
+) -> float:
+    """Cost that every count of this network needs at least (units of ``max_cost``).
 
-    Attributes
-    ----------
-    widths, activation, bias
-        The network (``bias`` only for ReLU).
-    D : int
-        Number of parameters.
-    count : int
-        ``D - lie_rank``: the number of independent conservation laws.
-    lie_rank : int
-        ``dim Lie(V)(theta)`` at the random point (a lower bound if ``saturated`` is False).
-    expected : int
-        Linear: rank of the Jacobian of the moment-map entries at the same point; ReLU: number of
-        hidden neurons.
-    matches : bool
-        ``count == expected``.
-    generator_rank : int
-        ``dim V(theta)``, the rank of the gradients of the components of ``phi``.
-    ranks_by_depth : tuple of int
-        Rank after the generators (depth 0) and after each bracket depth that added something.
-    bracket_depth : int
-        Deepest bracket nesting that raised the rank (0: ``V(theta)`` is already ``Lie(V)(theta)``).
-    saturated : bool
-        A bracket level added nothing (or the rank reached ``D``), so ``lie_rank`` is exact; False
-        when ``max_bracket_depth`` stopped the iteration first.
-    n_candidates : int
-        Number of bracket values ``[g, Y](theta)`` evaluated and tested.
-    singular_values : tuple of float
-        Singular values of the kept values (unit columns), largest first.
-    largest_discarded : float
-        Largest residual, orthogonal to the span kept when it was tested, of a discarded candidate
-        (relative to the size of the terms it was computed from); 0.0 if none was discarded.
-    singular_value_gap : float
-        ``singular_values[-1] / largest_discarded`` (inf when nothing was discarded with a nonzero
-        residual): how far "kept" is from "dependent".
-    points_tried : int
-        Random points tried: a new point is drawn while ``singular_value_gap < MIN_GAP`` (a point
-        close to a degenerate locus), at most ``max_points``; the best-separated run is reported.
-    well_conditioned : bool
-        ``singular_value_gap >= MIN_GAP`` (1e6) at the reported point.
-    exact_rank : int or None
-        The same iteration in exact integer arithmetic at a random integer point (None when not
-        computed).
-    exact_matches : bool or None
-        ``exact_rank == lie_rank`` (None when not computed).
+    Building the generators (``T`` path terms of degree ``L - 1`` for ``L`` layers, about 100
+    units per stored index: sorting and indexing) and the first bracket level: ``s = min(m, D)``
+    chains, each evaluated at a batch of ``s`` points (``3 s T / m`` products) and tested against
+    the span (``4 s D^2`` flops), and for linear networks the singular values of the ``rows x D``
+    moment-map Jacobian (``rows D min(rows, D)`` flops); flops are weighted by ``BLAS_WEIGHT``.
+    Deeper levels come on top and are charged as they run.
     """
+    widths = as_widths(widths)
+    activation, bias, complex = check_options(
+        activation=(activation, Rule.choice(*ACTIVATIONS, what="the activation of the network")),
+        bias=(bias, Rule.flag("whether every ReLU layer has a bias")),
+        complex=complex,
+    )
+    m, T = generator_terms(widths, activation, bias, complex)
+    L = len(widths) - 1
+    D = sum(widths[i] * widths[i - 1] + (widths[i] if bias else 0) for i in range(1, L + 1)) * (2 if complex else 1)
+    s = min(m, D)
+    per_generator = T / m * max(L - 2, 1)
+    cost = 100.0 * T * L + s * (3.0 * s * per_generator + BLAS_WEIGHT * 4 * s * D * D + T / m * L)
+    if activation == "linear":  # the expected count: SVD of the moment-map Jacobian, rows x D
+        rows = sum(d * d if complex else d * (d + 1) // 2 for d in widths[1:-1])
+        cost += BLAS_WEIGHT * (rows * D * min(rows, D) + D**3)  # and of the kept values, D x rank
+    return cost
 
-    widths: tuple[int, ...]
-    activation: str
-    bias: bool
-    D: int
-    count: int
-    lie_rank: int
-    expected: int
-    matches: bool
-    generator_rank: int
-    ranks_by_depth: tuple[int, ...]
-    bracket_depth: int
-    saturated: bool
-    n_candidates: int
-    singular_values: tuple[float, ...]
-    largest_discarded: float
-    singular_value_gap: float
-    points_tried: int
-    well_conditioned: bool
-    exact_rank: int | None
-    exact_matches: bool | None
 
-    def __str__(self) -> str:
-        net = f"{self.activation} network, widths {self.widths}" + (" with biases" if self.bias else "")
-        why = "moment-map Jacobian rank" if self.activation == "linear" else "hidden neurons"
-        lines = [
-            f"Conservation laws of the gradient flows of a {net}: D = {self.D} parameters",
-            f"  count = D - dim Lie(V)(theta) = {self.D} - {self.lie_rank} = {self.count}; "
-            f"expected {self.expected} ({why}): {'match' if self.matches else 'MISMATCH'}",
-        ]
-        if self.activation == "linear" and not self.matches and _scalar_subchain(self.widths):
-            lines.append(
-                "  (known exception: a scalar sub-network with >= 2 hidden layers between width-1 layers "
-                "has more conservation laws than the moment map provides)"
-            )
-        lines.append(
-            f"  rank by bracket depth {list(self.ranks_by_depth)} (dim V(theta) = {self.generator_rank}); "
-            + (
-                f"saturated at depth {self.bracket_depth}"
-                if self.saturated
-                else f"NOT saturated: stopped at depth {self.bracket_depth} (rank: lower bound, count: upper bound)"
-            )
-            + f"; {self.n_candidates} bracket values tested"
+def _message(run, exact_stopped: bool, budget: Budget) -> str:
+    spent = f"cost {budget.spent:.3g} of max_cost = {budget.limit:.3g}"
+    if run.stopped_by == "max_cost":
+        msg = (
+            f"stopped by max_cost after bracket depth {run.bracket_depth} ({spent}): lie_rank {run.rank} is a "
+            "lower bound and count an upper bound; pass a larger max_cost= to finish"
         )
-        if self.singular_values:
-            lines.append(
-                f"  kept values: singular values {self.singular_values[0]:.3g} .. {self.singular_values[-1]:.3g}; "
-                f"largest discarded residual {self.largest_discarded:.3g}; gap {self.singular_value_gap:.3g} "
-                f"({'well separated' if self.well_conditioned else 'POORLY SEPARATED'}, "
-                f"{self.points_tried} random point{'s' if self.points_tried > 1 else ''} tried)"
-            )
-        if self.exact_rank is None:
-            lines.append("  exact rank: not computed")
-        else:
-            lines.append(
-                f"  exact rank at an integer point: {self.exact_rank} "
-                f"({'agrees' if self.exact_matches else 'DISAGREES'} with the float rank)"
-            )
-        return "\n".join(lines)
-
-
-def _check_activation(activation) -> str:
-    if not isinstance(activation, str) or activation.lower() not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-    return activation.lower()
+    elif run.stopped_by == "max_bracket_depth":
+        msg = f"stopped at max_bracket_depth = {run.bracket_depth}: lie_rank is a lower bound ({spent})"
+    else:
+        msg = f"saturated at bracket depth {run.bracket_depth} ({spent})"
+    if exact_stopped:
+        msg += "; the exact cross-check did not fit in max_cost and was not completed (exact_rank None)"
+    return msg
 
 
 def count_conservation_laws(
@@ -704,10 +241,12 @@ def count_conservation_laws(
     rng=None,
     *,
     bias: bool = False,
+    complex: bool = False,
     exact: bool | None = None,
     max_bracket_depth: int | None = None,
     tol: float = 1e-9,
     max_points: int = 5,
+    max_cost: float = DEFAULT_MAX_COST,
 ) -> ConservationLawCount:
     """Count the independent conservation laws of the gradient flows of a network.
 
@@ -725,6 +264,9 @@ def count_conservation_laws(
         Source of the random points.
     bias : bool
         ReLU only: every layer has a bias (an edge from a constant input).
+    complex : bool
+        Linear only: complex weights; counts the real conservation laws in the ``D`` real
+        coordinates (module docstring).
     exact : bool or None
         Also run the iteration in exact integer arithmetic at a random integer point. None: only
         when ``D <= EXACT_MAX_D`` (40).
@@ -732,25 +274,32 @@ def count_conservation_laws(
         Stop after this many bracket levels (0: ``V`` alone). None: until a level adds nothing,
         which always happens within ``D`` levels.
     tol : float
-        Float rank threshold on residuals relative to the size of the computation.
+        Float rank threshold on residuals relative to the size of the computation, in (0, 1).
     max_points : int
         Random points to try at most: while the gap between kept and discarded values is below
         ``MIN_GAP`` (the point is close to a locus where the rank drops or the values nearly
         cancel), a fresh point is drawn; the run with the largest gap is reported.
+    max_cost : float
+        Cost budget of the whole count (every point and the exact run; module docstring, roughly
+        10^7-10^8 units per second). Networks whose unavoidable cost
+        (:func:`estimate_conservation_cost`) exceeds it are refused before any work.
 
     Returns
     -------
     ConservationLawCount
+        ``saturated`` False (and ``message`` says why) when ``max_bracket_depth`` or ``max_cost``
+        stopped the iteration.
 
     Raises
     ------
     ValueError
         Unknown activation, bad widths (non-positive, too few, or not 1-2 hidden layers for
-        ReLU), ``bias`` with a linear network, negative ``max_bracket_depth``, bad ``tol`` or
-        ``max_points``.
+        ReLU), ``bias`` with a linear network, ``complex`` with ReLU, negative
+        ``max_bracket_depth``, bad ``tol``, ``max_points`` or ``max_cost``, or a network whose
+        estimated cost exceeds ``max_cost`` (the message names both).
     TypeError
         Non-integer widths, ``max_bracket_depth`` or ``max_points``, non-boolean
-        ``exact``/``bias``, bad ``rng``.
+        ``exact``/``bias``/``complex``, bad ``rng``.
 
     Notes
     -----
@@ -765,67 +314,75 @@ def count_conservation_laws(
     says why. ``exact=True`` gets slow as D grows (seconds from D ~ 70): it is a cross-check for
     small networks.
     """
-    activation = _check_activation(activation)
+    if isinstance(activation, str):
+        activation = activation.lower()
+    (activation, bias, complex_, exact, max_bracket_depth, tol, max_points, max_cost) = check_options(
+        activation=(activation, Rule.choice(*ACTIVATIONS, what="the activation of the network")),
+        bias=(bias, Rule.flag("whether every ReLU layer has a bias")),
+        complex=complex,
+        exact=(exact, Rule("bool", allow_none=True, what="None, True or False: the exact cross-check")),
+        max_bracket_depth=(max_bracket_depth, Rule.count(0, "a number of bracket levels", allow_none=True)),
+        tol=(tol, Rule.relative_tolerance("the float rank threshold, in (0, 1)")),
+        max_points=(max_points, Rule.count(1, "a number of random points")),
+        max_cost=(max_cost, Rule.positive("the cost budget of the count")),
+    )
     widths = as_widths(widths)
     if activation == "relu" and len(widths) not in (3, 4):
         raise ValueError(
             f"relu networks need widths (d_0, n_1, d_out) or (d_0, n_1, n_2, d_out) (one or two "
             f"hidden layers), got {widths} ({len(widths) - 2} hidden layers)"
         )
-    if not isinstance(bias, (bool, np.bool_)):
-        raise TypeError(f"bias must be a bool, got {bias!r}")
     if bias and activation == "linear":
         raise ValueError("bias=True is only supported for activation='relu' (phi = W_N ... W_1 has no bias)")
-    if exact is not None and not isinstance(exact, (bool, np.bool_)):
-        raise TypeError(f"exact must be None or a bool, got {exact!r}")
-    if max_bracket_depth is not None:
-        if isinstance(max_bracket_depth, (bool, np.bool_)) or not isinstance(max_bracket_depth, numbers.Integral):
-            raise TypeError(f"max_bracket_depth must be None or an integer, got {max_bracket_depth!r}")
-        if max_bracket_depth < 0:
-            raise ValueError(f"max_bracket_depth = {max_bracket_depth} must be >= 0")
-        max_bracket_depth = int(max_bracket_depth)
-    if not (isinstance(tol, numbers.Real) and 0 < tol < 1):
-        raise ValueError(f"tol = {tol!r} must be a number in (0, 1)")
-    if isinstance(max_points, (bool, np.bool_)) or not isinstance(max_points, numbers.Integral):
-        raise TypeError(f"max_points must be an integer, got {max_points!r}")
-    if max_points < 1:
-        raise ValueError(f"max_points = {max_points} must be >= 1")
+    if complex_ and activation == "relu":
+        raise ValueError("complex=True is only supported for activation='linear' (ReLU needs real pre-activations)")
     rng = as_rng(rng)
-    bias = bool(bias)
+    needed = estimate_conservation_cost(widths, activation, bias=bias, complex=complex_)
+    if needed > max_cost:
+        m, T = generator_terms(widths, activation, bias, complex_)
+        raise ValueError(
+            f"count_conservation_laws: widths {widths} ({activation}{', complex' if complex_ else ''}) need an "
+            f"estimated cost of at least {needed:.3g} ({T} generator terms, {m} generators), more than "
+            f"max_cost = {max_cost:.3g} (roughly 1e7-1e8 per second); pass a larger max_cost= to proceed anyway"
+        )
 
-    gens = _build_generators(widths, activation, bias)
+    budget = Budget(max_cost)
+    budget.charge(100.0 * generator_terms(widths, activation, bias, complex_)[1] * (len(widths) - 1))  # the build
+    gens = build_generators(widths, activation, bias, complex_)
     D = gens.D
     best = None
     points_tried = 0
     while points_tried < max_points:
         points_tried += 1
-        x_try = _random_point(widths, bias, rng)
-        run_try = _iterate(gens, x_try, max_bracket_depth, float(tol))
+        x_try = random_point(widths, bias, rng, complex_)
+        run_try = iterate(gens, x_try, max_bracket_depth, tol, budget)
         sv_try = np.linalg.svd(run_try.kept_values, compute_uv=False)
         gap_try = float(sv_try[-1]) / run_try.largest_discarded if run_try.largest_discarded > 0 else math.inf
-        if best is None or gap_try > best[3]:
+        finished = run_try.stopped_by != "max_cost"
+        if best is None or (finished and (best[1].stopped_by == "max_cost" or gap_try > best[3])):
             best = (x_try, run_try, sv_try, gap_try)
-        if gap_try >= MIN_GAP:
+        if gap_try >= MIN_GAP or not finished:
             break
     x, run, sv, gap = best
 
     if activation == "linear":
-        offsets = np.cumsum([0] + [widths[i] * widths[i - 1] for i in range(1, len(widths))])
-        W = tuple(x[offsets[i - 1] : offsets[i]].reshape(widths[i], widths[i - 1]) for i in range(1, len(widths)))
-        expected = moment_map_jacobian_rank(W)
+        expected = moment_map_jacobian_rank(weights_of_point(x, widths, complex_))
     else:
         expected = int(sum(widths[1:-1]))
 
-    do_exact = D <= EXACT_MAX_D if exact is None else bool(exact)
-    exact_rank = None
-    if do_exact:
-        exact_rank = _iterate(gens, _integer_point(D, rng), max_bracket_depth, float(tol)).rank
+    do_exact = D <= EXACT_MAX_D if exact is None else exact
+    exact_rank, exact_stopped = None, False
+    if do_exact and run.stopped_by != "max_cost":
+        exact_run = iterate(gens, integer_point(D, rng), max_bracket_depth, tol, budget)
+        exact_stopped = exact_run.stopped_by == "max_cost"
+        exact_rank = None if exact_stopped else exact_run.rank
 
     count = D - run.rank
     return ConservationLawCount(
         widths=widths,
         activation=activation,
         bias=bias,
+        complex=complex_,
         D=D,
         count=count,
         lie_rank=run.rank,
@@ -843,4 +400,7 @@ def count_conservation_laws(
         well_conditioned=gap >= MIN_GAP,
         exact_rank=exact_rank,
         exact_matches=None if exact_rank is None else exact_rank == run.rank,
+        stopped_by=run.stopped_by,
+        cost=budget.spent,
+        message=_message(run, exact_stopped, budget),
     )

@@ -31,6 +31,7 @@ import functools
 
 import sympy
 
+from dln_git.core.options import Rule, check_options
 from dln_git.core.validation import as_widths
 
 from .matrices import (
@@ -200,8 +201,7 @@ def orbit_curve(W, xi, t: sympy.Symbol, order: int = 1) -> tuple[sympy.Matrix, .
     """
     W = _as_sympy_matrices(W, "W")
     xi = _lie_tuple(xi, W)
-    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-        raise ValueError(f"order = {order!r} must be a positive integer")
+    (order,) = check_options(order=(order, Rule.count(1, "the order of the truncated exponential")))
     if not isinstance(t, sympy.Symbol):
         raise TypeError(f"t must be a sympy Symbol, got {t!r}")
     return _fast(

@@ -1,8 +1,6 @@
-"""Bad input is refused before any symbolic work (and therefore fast)."""
+"""Bad input is refused before any symbolic work, with an error naming the argument."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
@@ -35,12 +33,9 @@ BAD_WIDTHS = [
 
 
 def _fast(f, *args, **kw):
-    t0 = time.perf_counter()
-    try:
-        f(*args, **kw)
-    finally:
-        elapsed = time.perf_counter() - t0
-        assert elapsed < 0.1, f"{f.__name__} took {elapsed:.3f} s to refuse its input"
+    """Call ``f``; the budgets are checked before any work, so a refusal returns at once (the tests
+    assert on the error, not on the time: no wall-clock limits)."""
+    return f(*args, **kw)
 
 
 @pytest.mark.parametrize("func", FUNCS, ids=lambda f: f.__name__)
