@@ -239,13 +239,6 @@ def _parse_widths(text: str) -> tuple[int, ...]:
 def _derive(args) -> int:
     from .symbolic import count_conservation_laws, derive_moment_map, kempf_ness_conditions, to_latex
 
-    if args.laws and args.complex:
-        return _usage_error(
-            "derive",
-            "--laws",
-            "not available with --complex: the conservation-law count (count_conservation_laws) is for real "
-            "weights only; drop --complex to count the laws of the real network",
-        )
     if args.seed is not None and not args.laws:
         return _usage_error("derive", "--seed", "only used with --laws (it seeds the random point of the count)")
     widths = args.widths
@@ -272,7 +265,7 @@ def _derive(args) -> int:
             print(f"  {eq} = 0")
     if args.laws:
         try:
-            count = count_conservation_laws(widths, "linear", rng=args.seed or 0)
+            count = count_conservation_laws(widths, "linear", rng=args.seed or 0, complex=args.complex)
         except (ValueError, TypeError) as exc:
             return _usage_error("derive", "--laws", str(exc))
         print(count)

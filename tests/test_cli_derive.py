@@ -40,8 +40,6 @@ def test_derive_complex_latex_uses_conjugate_transposes(capsys):
 @pytest.mark.parametrize(
     ("argv", "flag"),
     [
-        # the conservation-law count is for real weights: refused, not silently counted for real ones
-        (["--laws", "--complex"], "--laws"),
         # --seed only seeds the count's random point
         (["--seed", "4"], "--seed"),
         (["--complex", "--seed", "4"], "--seed"),
@@ -53,6 +51,18 @@ def test_derive_refuses_flags_it_would_ignore(argv, flag, capsys):
     assert captured.out == ""  # refused before printing anything
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and f"argument {flag}:" in lines[0] and "Traceback" not in captured.err
+
+
+def test_derive_laws_honours_complex(capsys):
+    # --laws --complex counts the laws of the complexified action (it used to count the real ones)
+    from dln_git.symbolic import count_conservation_laws
+
+    assert cli.main(["derive", "--widths", "2,3,2", "--laws", "--complex", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    complex_count = count_conservation_laws((2, 3, 2), "linear", rng=1, complex=True)
+    real_count = count_conservation_laws((2, 3, 2), "linear", rng=1)
+    assert complex_count.count != real_count.count
+    assert str(complex_count) in out and str(real_count) not in out
 
 
 @pytest.mark.parametrize("bad", ["2,0,2", "3"])
