@@ -1,0 +1,95 @@
+"""Guards shared by the solvers of the decomposition layer: finiteness, divergence, exact rescaling.
+
+* :class:`NonFiniteError` is raised when finite weights give a non-finite end-to-end map, loss or
+  gradient (float64 cannot represent ``X = W_N ... W_1`` or ``grad E`` at that scale).
+* :class:`DivergenceMonitor` stops a run at the first non-finite or exploding loss:
+  ``|L_k| > DIVERGENCE_FACTOR * L_ref`` with ``L_ref = max(|L(W_0)|, |E(0)|)``, the initial loss or
+  the loss of the zero predictor, whichever is larger (the scale of the problem; a run that starts
+  at its minimum still has a scale to compare with). A loss a trillion times that scale is not
+  training: it is the geometric growth of GD with too large a step, and it reaches 1e308 within a
+  few more steps.
+* :func:`power_of_two_exponent`: ``k`` with ``2^-k W`` of norm in [0.5, 1) — multiplying by a power
+  of two is exact in floating point, so a scale-invariant quantity computed at ``2^-k W`` is the
+  one at ``W``, without overflow or underflow in the products.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "DIVERGENCE_FACTOR",
+    "DivergenceMonitor",
+    "NonFiniteError",
+    "all_finite",
+    "power_of_two_exponent",
+    "rescale",
+    "scaled_norm",
+]
+
+#: A run has diverged once ``|L| > DIVERGENCE_FACTOR * max(|L(W_0)|, |E(0)|)``.
+DIVERGENCE_FACTOR = 1e12
+
+
+class NonFiniteError(ValueError):
+    """Finite input gave a non-finite end-to-end map, loss or gradient (float64 overflow)."""
+
+
+def all_finite(arrays) -> bool:
+    """Every entry of every array is finite."""
+    return all(np.isfinite(a).all() for a in arrays)
+
+
+def power_of_two_exponent(arrays) -> int:
+    """``k`` such that ``2^-k * arrays`` has its largest absolute entry in [0.5, 1) (0 for zero input).
+
+    The largest entry (not the norm) is used so that no square overflows on the way.
+    """
+    largest = max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+    if largest == 0.0 or not math.isfinite(largest):
+        return 0
+    return math.frexp(largest)[1]
+
+
+def rescale(arrays, exponent: int) -> tuple[np.ndarray, ...]:
+    """``2^-exponent * arrays`` (exact, new arrays)."""
+    return tuple(np.ldexp(a.real, -exponent) + 1j * np.ldexp(a.imag, -exponent) if np.iscomplexobj(a)
+                 else np.ldexp(a, -exponent) for a in arrays)
+
+
+class DivergenceMonitor:
+    """Flags the first non-finite or exploding loss of a run (see the module docstring).
+
+    Parameters
+    ----------
+    initial_loss : float
+        ``L(W_0)``.
+    zero_loss : float
+        ``E(0)``, the data loss of the zero predictor.
+    """
+
+    def __init__(self, initial_loss: float, zero_loss: float):
+        self.initial = float(initial_loss)
+        zero_loss = float(zero_loss)
+        self.reference = max(abs(self.initial), abs(zero_loss) if math.isfinite(zero_loss) else 0.0)
+        self.bound = DIVERGENCE_FACTOR * self.reference
+
+    def check(self, where: str, loss: float, weights=None) -> str:
+        """``""`` if ``loss`` (and ``weights``, if given) are fine, else the reason the run diverged."""
+        if weights is not None and not all_finite(weights):
+            return f"diverged at {where}: the weights are no longer finite (loss {loss:.3g})"
+        if not math.isfinite(loss):
+            return f"diverged at {where}: loss {loss} is not finite"
+        if self.reference > 0 and abs(loss) > self.bound:
+            return (f"diverged at {where}: loss {loss:.3g} (> {DIVERGENCE_FACTOR:.0e} x the loss scale "
+                    f"{self.reference:.3g} = max(|L(W_0)|, |E(0)|))")
+        return ""
+
+
+def scaled_norm(arrays) -> float:
+    """``sqrt(sum_i ||A_i||_F^2)`` computed at ``2^-k A`` and scaled back: no overflow of the squares."""
+    k = power_of_two_exponent(arrays)
+    scaled = rescale(arrays, k)
+    return float(np.ldexp(np.sqrt(sum(np.vdot(a, a).real for a in scaled)), k))
