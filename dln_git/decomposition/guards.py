@@ -27,6 +27,7 @@ __all__ = [
     "power_of_two_exponent",
     "rescale",
     "scaled_norm",
+    "zero_predictor_loss",
 ]
 
 #: A run has diverged once ``|L| > DIVERGENCE_FACTOR * max(|L(W_0)|, |E(0)|)``.
@@ -35,6 +36,15 @@ DIVERGENCE_FACTOR = 1e12
 
 class NonFiniteError(ValueError):
     """Finite input gave a non-finite end-to-end map, loss or gradient (float64 overflow)."""
+
+
+def zero_predictor_loss(loss) -> float:
+    """``E(0)``, the loss of the zero end-to-end map (the scale of a problem); 0 if it cannot be evaluated."""
+    try:
+        value = float(loss._evaluate(np.zeros(loss.shape))[0])
+    except (ValueError, TypeError, ArithmeticError):
+        return 0.0
+    return value if math.isfinite(value) else 0.0
 
 
 def all_finite(arrays) -> bool:

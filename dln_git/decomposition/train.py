@@ -26,7 +26,7 @@ from ..core.validation import _widths, as_weights
 from ..core.weights import as_rng
 from ..flows.integrators import ProjectedStepper, integrate
 from .gradient import _value_and_gradient
-from .guards import DivergenceMonitor, NonFiniteError, all_finite, scaled_norm
+from .guards import DivergenceMonitor, NonFiniteError, all_finite, scaled_norm, zero_predictor_loss
 from .losses import DataLoss, as_loss
 from .options import ATOL, BATCH_SIZE, ETA, RECORD_EVERY, STEPS, check_time_grid
 from .split import _split
@@ -277,13 +277,6 @@ def _reject_foreign_options(method: str, given: dict) -> None:
                          f"method={method!r} (it would be ignored)")
 
 
-def _zero_predictor_loss(loss) -> float:
-    try:
-        return float(loss._evaluate(np.zeros(loss.shape))[0])
-    except (ValueError, FloatingPointError, ArithmeticError):
-        return 0.0
-
-
 def train(
     W0,
     loss,
@@ -349,7 +342,7 @@ def train(
             raise ValueError(f"method={method!r} needs the step size eta and the number of steps")
         eta, steps, record_every = check_options(eta=(eta, ETA), steps=(steps, STEPS),
                                                  record_every=(record_every, RECORD_EVERY))
-    monitor = DivergenceMonitor(_value_and_gradient(W, loss, lam).value, _zero_predictor_loss(loss))
+    monitor = DivergenceMonitor(_value_and_gradient(W, loss, lam).value, zero_predictor_loss(loss))
     recorder = _Recorder(loss, lam, speeds, record_weights)
     if method == "flow":
         return _train_flow(W, loss, lam, recorder, monitor, t_final, t_eval, rtol, atol, max_steps)
