@@ -19,8 +19,11 @@ import math
 
 import numpy as np
 
+from ..core.linalg import norm
+
 __all__ = [
     "DIVERGENCE_FACTOR",
+    "Anchor",
     "DivergenceMonitor",
     "NonFiniteError",
     "all_finite",
@@ -103,3 +106,36 @@ def scaled_norm(arrays) -> float:
     k = power_of_two_exponent(arrays)
     scaled = rescale(arrays, k)
     return float(np.ldexp(np.sqrt(sum(np.vdot(a, a).real for a in scaled)), k))
+
+
+class Anchor:
+    """A constant unit component carried along an integration whose state has norm 0 in float64.
+
+    The adaptive integrator of :mod:`dln_git.flows.integrators` sizes its first step as
+    ``0.5 rtol^{1/5} ||W|| / ||dW/dt||``, which is 0 for ``W = 0`` (or weights below ~1e-154,
+    whose squared norm underflows), so a depth-1 network started at zero never moves. With the
+    state ``(W, 1)`` (velocity ``(dW/dt, 0)``) the step and the error scale
+    ``atol + rtol ||(W, 1)||`` are those of unit-size weights. Inactive (the state is W itself)
+    whenever ``||W|| > 0``.
+    """
+
+    def __init__(self, W):
+        self.active = norm(W) == 0.0
+
+    def state(self, W) -> tuple:
+        return (*W, np.ones((1, 1))) if self.active else tuple(W)
+
+    def strip(self, S) -> tuple:
+        return tuple(S[:-1]) if self.active else S
+
+    def field(self, f):
+        """``f`` on W, as a field on the state."""
+        return (lambda S: (*f(S[:-1]), np.zeros((1, 1)))) if self.active else f
+
+    def map(self, g):
+        """A map ``W -> W'`` (a retraction), as a map of states."""
+        return (lambda S: (*g(S[:-1]), S[-1])) if self.active else g
+
+    def test(self, p):
+        """A predicate of W, as a predicate of states."""
+        return (lambda S: p(S[:-1])) if self.active else p

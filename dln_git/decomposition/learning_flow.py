@@ -28,7 +28,7 @@ from ..core.linalg import _rank_from_singular_values, herm
 from ..core.options import check_options
 from ..core.validation import as_depth, as_matrix
 from ..flows.integrators import ProjectedStepper, integrate
-from .guards import DivergenceMonitor, NonFiniteError, scaled_norm, zero_predictor_loss
+from .guards import Anchor, DivergenceMonitor, NonFiniteError, scaled_norm, zero_predictor_loss
 from .losses import as_loss
 from .options import ATOL, check_time_grid
 
@@ -211,9 +211,11 @@ def learning_flow(
         divergence["message"] = monitor.check("an accepted step", E, Xs)
         return bool(divergence["message"])
 
-    stepper = ProjectedStepper(velocity, retract, rtol, atol)
+    anchor = Anchor((X0,))
+    stepper = ProjectedStepper(anchor.field(velocity), anchor.map(retract), rtol, atol)
     with np.errstate(over="ignore", invalid="ignore"):
-        run = integrate(stepper, (X0,), t_final, t_eval=t_eval, max_steps=max_steps, stop=stop)
+        run = integrate(stepper, anchor.state((X0,)), t_final, t_eval=t_eval, max_steps=max_steps,
+                        stop=anchor.test(stop))
         traj = np.stack([w[0] for w in run.weights])
         E = np.array([loss._evaluate(x)[0] for x in traj])
         objective = np.array([_objective(x, e, depth, lam) for x, e in zip(traj, E, strict=True)])

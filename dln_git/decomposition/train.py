@@ -26,7 +26,7 @@ from ..core.validation import _widths, as_weights
 from ..core.weights import as_rng
 from ..flows.integrators import ProjectedStepper, integrate
 from .gradient import _value_and_gradient
-from .guards import DivergenceMonitor, NonFiniteError, all_finite, scaled_norm, zero_predictor_loss
+from .guards import Anchor, DivergenceMonitor, NonFiniteError, all_finite, scaled_norm, zero_predictor_loss
 from .losses import DataLoss, as_loss
 from .options import ATOL, BATCH_SIZE, ETA, RECORD_EVERY, STEPS, check_time_grid
 from .split import _split
@@ -199,17 +199,19 @@ def _train_flow(W, loss, lam, recorder, monitor, t_final, t_eval, rtol, atol, ma
         divergence["message"] = monitor.check("an accepted step", value, Wt)
         return bool(divergence["message"])
 
-    run = integrate(ProjectedStepper(velocity, lambda Wt: Wt, rtol, atol), W, t_final, t_eval=t_eval,
-                    max_steps=max_steps, stop=stop)
-    for t, Wt in zip(run.times, run.weights, strict=True):
-        recorder(t, Wt)
+    anchor = Anchor(W)
+    run = integrate(ProjectedStepper(anchor.field(velocity), lambda S: S, rtol, atol), anchor.state(W), t_final,
+                    t_eval=t_eval, max_steps=max_steps, stop=anchor.test(stop))
+    for t, S in zip(run.times, run.weights, strict=True):
+        recorder(t, anchor.strip(S))
     failure = run.failure
     if divergence["message"]:
         failure = divergence["message"].replace("an accepted step", f"t = {run.times[-1]:.6g}")
     completed = not run.failure and not run.stopped_early
     message = f"gradient flow to t = {t_final:g} in {run.steps} steps ({run.rejected} rejected)"
-    return recorder.result(run.final, step_index=None, batches=None, steps=run.steps, evaluations=run.evaluations,
-                           completed=completed, failure=failure, message=message, method="flow")
+    return recorder.result(anchor.strip(run.final), step_index=None, batches=None, steps=run.steps,
+                           evaluations=run.evaluations, completed=completed, failure=failure, message=message,
+                           method="flow")
 
 
 def _train_discrete(W, loss, lam, recorder, monitor, eta, steps, batch_size, rng, record_every,
