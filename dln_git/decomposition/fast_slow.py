@@ -122,7 +122,7 @@ def fast_slow(W0, loss, eps: float, *, t_final: float, t_eval=None, rtol: float 
             g = _value_and_gradient(W, loss, 0.0)
             vertical = _split(W, W).vertical
         except NonFiniteError as exc:
-            raise _Diverged(t, str(exc)) from None
+            raise _Diverged(t, f"diverged at t = {t:.6g}: {exc}") from None
         reason = monitor.check(f"t = {t:.6g}", g.data_loss)
         if reason:
             raise _Diverged(t, reason)
@@ -132,7 +132,7 @@ def fast_slow(W0, loss, eps: float, *, t_final: float, t_eval=None, rtol: float 
     try:
         sol = scipy.integrate.solve_ivp(rhs, (0.0, t_final), y0, method="LSODA", t_eval=times, rtol=rtol, atol=atol)
     except _Diverged as stop:
-        return _result([W0], np.zeros(1), eps, evaluations, False, f"diverged near t = {stop.t:.6g}: {stop.reason}")
+        return _result([W0], np.zeros(1), eps, evaluations, False, f"{stop.reason} (LSODA stage point)")
     weights = [coords.unflatten(sol.y[:, k]) for k in range(sol.y.shape[1])] or [W0]
     times = np.asarray(sol.t) if sol.t.size else np.zeros(1)
     return _result(weights, times, eps, evaluations, bool(sol.success), f"solve_ivp(LSODA): {sol.message}")

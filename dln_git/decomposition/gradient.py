@@ -13,7 +13,7 @@ import numpy as np
 from ..core.end_to_end import _differential_adjoint, forward_products
 from ..core.moment_map import _regularizer
 from ..core.validation import _widths, as_weights
-from .guards import NonFiniteError, all_finite
+from .guards import NonFiniteError, all_finite, scaled_norm
 from .losses import Loss, as_loss
 from .options import check_lam
 
@@ -73,7 +73,7 @@ def _value_and_gradient(W, loss: Loss, lam: float) -> LossGradient:
 
 
 def _overflow_message(what: str, W) -> str:
-    norms = ", ".join(f"{np.linalg.norm(w):.3g}" for w in W)
+    norms = ", ".join(f"{scaled_norm((w,)):.3g}" for w in W)
     return (f"{what} is not finite in float64 at these weights (layer norms {norms}): the weights are too "
             f"large for their product to be represented; rescale them")
 

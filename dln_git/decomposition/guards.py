@@ -96,7 +96,7 @@ class DivergenceMonitor:
         if not math.isfinite(loss):
             return f"diverged at {where}: loss {loss} is not finite"
         if self.reference > 0 and abs(loss) > self.bound:
-            return (f"diverged at {where}: loss {loss:.3g} (> {DIVERGENCE_FACTOR:.0e} x the loss scale "
+            return (f"diverged at {where}: loss {loss:.3g} (|L| > {DIVERGENCE_FACTOR:.0e} x the loss scale "
                     f"{self.reference:.3g} = max(|L(W_0)|, |E(0)|))")
         return ""
 
