@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.linalg import _rank_from_singular_values, herm
-from ..core.options import check_options
+from ..core.options import Rule, check_options
 from ..core.validation import as_depth, as_matrix
 from ..flows.integrators import ProjectedStepper, integrate
 from .guards import Anchor, DivergenceMonitor, NonFiniteError, scaled_norm, zero_predictor_loss
@@ -60,8 +60,21 @@ def balanced_metric_kernel(s: np.ndarray, shape: tuple[int, int], depth: int, ra
     ``p_k^{(m)} = s_k^{2m/N}`` for the ``rank`` largest singular values, ``0`` beyond them for
     m > 0, and 1 for m = 0 (``(X X^*)^0 = I``).
     """
-    rows, cols = shape
-    s = np.asarray(s, dtype=float)
+    try:
+        rows, cols = (int(n) for n in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"shape must be (rows, cols), got {shape!r}") from None
+    if min(rows, cols) < 1:
+        raise ValueError(f"shape must have positive entries, got {shape!r}")
+    depth = as_depth(depth)
+    (rank,) = check_options(rank=(rank, Rule("int", 0, min(rows, cols), what="the rank of X, <= min(shape)")))
+    s = np.asarray(s, dtype=float).ravel()
+    if s.size < rank or not np.all(np.isfinite(s)) or np.any(s < 0):
+        raise ValueError(f"s must hold at least rank = {rank} finite non-negative singular values, got {s.size}")
+    return _kernel(s, rows, cols, depth, rank)
+
+
+def _kernel(s: np.ndarray, rows: int, cols: int, depth: int, rank: int) -> np.ndarray:
     P = _fractional_powers(s, rows, depth, rank)
     Q = _fractional_powers(s, cols, depth, rank)
     return sum(np.outer(P[depth - j], Q[j - 1]) for j in range(1, depth + 1))
@@ -69,7 +82,7 @@ def balanced_metric_kernel(s: np.ndarray, shape: tuple[int, int], depth: int, ra
 
 def _velocity(X: np.ndarray, G: np.ndarray, depth: int, lam: float, rank: int | None = None) -> np.ndarray:
     U, s, Vh = np.linalg.svd(X)
-    K = balanced_metric_kernel(s, X.shape, depth, _rank_from_singular_values(s, RANK_RTOL) if rank is None else rank)
+    K = _kernel(s, *X.shape, depth, _rank_from_singular_values(s, RANK_RTOL) if rank is None else rank)
     V = -(U @ (K * (herm(U) @ G @ herm(Vh))) @ Vh)
     if lam:
         V -= lam * depth * X

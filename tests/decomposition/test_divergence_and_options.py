@@ -23,6 +23,7 @@ from dln_git.decomposition import (
     split_training_velocity,
     train,
 )
+from dln_git.decomposition.learning_flow import balanced_metric_kernel
 from dln_git.testing.losses import random_loss
 
 
@@ -128,6 +129,9 @@ BAD_OPTIONS = [
     (lambda: aligned_regression((2, 2, 2), [1.0], [0.5], 0, noise=-0.1), "noise"),
     (lambda: aligned_regression((2, 2, 2), [1.0], [0.5], 0, samples=0), "samples"),
     (lambda: aligned_regression((3, 2, 2), [1.0], [0.5], 0, samples=2), "samples"),
+    (lambda: balanced_metric_kernel([1.0, 0.5], (2, 2), 2, 3), "rank"),
+    (lambda: balanced_metric_kernel([1.0, 0.5], (2, 2), 0, 2), "depth"),
+    (lambda: balanced_metric_kernel([1.0], (2, 2), 2, 2), "rank"),
 ]
 
 
