@@ -7,11 +7,18 @@ learning flow on the balanced manifold.
 * training by gradient flow, GD and SGD with the decomposition recorded (:mod:`.train`);
 * the learning flow of X on the balanced manifold (:mod:`.learning_flow`);
 * the fast-slow system and its distance to the learning flow (:mod:`.fast_slow`);
-* exact oracles for tests (:mod:`.oracles`).
+* exact oracles for tests (:mod:`.oracles`);
+* the guards every solver here shares (:mod:`.guards`): a run stops with ``converged=False`` at
+  the first non-finite or exploding loss, and :class:`NonFiniteError` (a ``ValueError``) names
+  weights too large for float64 to represent X or the gradient.
+
+``converged=True`` means the requested tolerance was reached and every output is finite; a run
+that merely reached its end says so in ``completed``.
 """
 
 from .fast_slow import FastSlowDistance, FastSlowResult, fast_slow, fast_slow_distance
 from .gradient import LossGradient, loss_gradient, loss_value_and_gradient
+from .guards import NonFiniteError
 from .learning_flow import LearningFlowResult, learning_flow, learning_velocity
 from .losses import (
     CallableLoss,
@@ -39,6 +46,7 @@ __all__ = [
     "LossGradient",
     "MatrixCompletion",
     "MatrixSensing",
+    "NonFiniteError",
     "Split",
     "SquaredDistance",
     "TrainResult",

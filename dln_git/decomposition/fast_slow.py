@@ -16,14 +16,16 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.integrate
 
-from ..core.end_to_end import end_to_end
+from ..core.end_to_end import _end_to_end, end_to_end
 from ..core.linalg import pack, unpack
-from ..core.moment_map import _moment_norm
+from ..core.moment_map import _moment_map
+from ..core.options import check_options
 from ..core.validation import _widths, as_weights
 from .gradient import _value_and_gradient
+from .guards import DivergenceMonitor, NonFiniteError, scaled_norm, zero_predictor_loss
 from .learning_flow import LearningFlowResult, learning_flow
 from .losses import as_loss
-from .options import check_positive, check_time_grid
+from .options import ATOL, check_time_grid
 from .split import _split
 
 __all__ = ["FastSlowDistance", "FastSlowResult", "fast_slow", "fast_slow_distance"]
@@ -46,6 +48,10 @@ class FastSlowResult:
     evaluations : int
         Vector-field evaluations (including those of LSODA's finite-difference Jacobians).
     converged : bool
+        LSODA reached ``t_final`` with its local error test (``rtol``, ``atol``) met at every
+        step, and every recorded value is finite.
+    completed : bool
+        ``t_final`` was reached (the same as ``converged`` unless a recorded value is not finite).
     message : str
     """
 
@@ -56,6 +62,7 @@ class FastSlowResult:
     eps: float
     evaluations: int
     converged: bool
+    completed: bool
     message: str
 
 
@@ -91,40 +98,62 @@ def fast_slow(W0, loss, eps: float, *, t_final: float, t_eval=None, rtol: float 
         Final time and the times to record (default: 0 and ``t_final``).
     rtol, atol :
         Tolerances of LSODA (``atol`` defaults to ``1e-2 rtol ||W0||``).
+
+    The run stops with ``converged=False`` at the first non-finite or exploding data loss
+    (``|E| > 1e12 max(|E(W0)|, |E(0)|)``, :mod:`.guards`); it then returns ``W0`` alone.
     """
-    W0 = as_weights(W0)
+    W0 = tuple(np.array(w) for w in as_weights(W0))
     widths = _widths(W0)
     loss = as_loss(loss, (widths[-1], widths[0]))
-    eps = check_positive(eps, "eps")
+    (eps,) = check_options(eps=eps)
     t_final, t_eval = check_time_grid(t_final, t_eval, rtol)
+    (atol,) = check_options(atol=(atol, ATOL))
     coords = _RealCoordinates(W0)
     y0 = coords.flatten(W0)
-    atol = 1e-2 * rtol * float(np.linalg.norm(y0)) if atol is None else float(atol)
+    atol = 1e-2 * rtol * (scaled_norm(W0) or 1.0) if atol is None else atol
+    monitor = DivergenceMonitor(_value_and_gradient(W0, loss, 0.0).data_loss, zero_predictor_loss(loss))
     evaluations = 0
 
-    def rhs(_t, y):
+    def rhs(t, y):
         nonlocal evaluations
         evaluations += 1
         W = coords.unflatten(y)
-        grad_data = _value_and_gradient(W, loss, 0.0).grad_data
-        vertical = _split(W, W).vertical
-        return coords.flatten(tuple(-g - v / eps for g, v in zip(grad_data, vertical, strict=True)))
+        try:
+            g = _value_and_gradient(W, loss, 0.0)
+            vertical = _split(W, W).vertical
+        except NonFiniteError as exc:
+            raise _Diverged(t, f"diverged at t = {t:.6g}: {exc}") from None
+        reason = monitor.check(f"t = {t:.6g}", g.data_loss)
+        if reason:
+            raise _Diverged(t, reason)
+        return coords.flatten(tuple(-x - v / eps for x, v in zip(g.grad_data, vertical, strict=True)))
 
     times = np.array([0.0, t_final]) if t_eval is None else np.union1d([0.0, t_final], t_eval)
-    sol = scipy.integrate.solve_ivp(rhs, (0.0, t_final), y0, method="LSODA", t_eval=times, rtol=rtol, atol=atol)
-    weights = [coords.unflatten(sol.y[:, k]) for k in range(sol.y.shape[1])]
-    if not weights:
-        weights = [W0]
-    return FastSlowResult(
-        weights=tuple(np.array(w) for w in weights[-1]),
-        times=np.asarray(sol.t),
-        X=np.stack([end_to_end(w) for w in weights]),
-        mu_norm=np.array([_moment_norm(w) for w in weights]),
-        eps=eps,
-        evaluations=evaluations,
-        converged=bool(sol.success),
-        message=f"solve_ivp(LSODA): {sol.message}",
-    )
+    try:
+        sol = scipy.integrate.solve_ivp(rhs, (0.0, t_final), y0, method="LSODA", t_eval=times, rtol=rtol, atol=atol)
+    except _Diverged as stop:
+        return _result([W0], np.zeros(1), eps, evaluations, False, f"{stop.reason} (LSODA stage point)")
+    weights = [coords.unflatten(sol.y[:, k]) for k in range(sol.y.shape[1])] or [W0]
+    times = np.asarray(sol.t) if sol.t.size else np.zeros(1)
+    return _result(weights, times, eps, evaluations, bool(sol.success), f"solve_ivp(LSODA): {sol.message}")
+
+
+class _Diverged(Exception):
+    def __init__(self, t: float, reason: str):
+        super().__init__(reason)
+        self.t, self.reason = t, reason
+
+
+def _result(weights, times, eps, evaluations, completed, message) -> FastSlowResult:
+    with np.errstate(over="ignore", invalid="ignore"):
+        X = np.stack([_end_to_end(w) for w in weights])
+        mu_norm = np.array([scaled_norm(_moment_map(w)) for w in weights])
+    not_finite = [name for name, v in (("X", X), ("mu_norm", mu_norm)) if not np.isfinite(v).all()]
+    if not_finite and completed:
+        message += f"; but the recorded {', '.join(not_finite)} are not finite in float64"
+    return FastSlowResult(weights=tuple(np.array(w) for w in weights[-1]), times=times, X=X, mu_norm=mu_norm,
+                          eps=eps, evaluations=evaluations, converged=completed and not not_finite,
+                          completed=completed, message=message)
 
 
 @dataclass(frozen=True)
@@ -161,7 +190,7 @@ def fast_slow_distance(W0, loss, eps: float, *, t_final: float, t_eval=None, rto
     that the layer ``t ~ eps`` where the distance builds up is resolved.
     """
     W0 = as_weights(W0)
-    eps = check_positive(eps, "eps")
+    (eps,) = check_options(eps=eps)
     t_final, t_eval = check_time_grid(t_final, t_eval, rtol)
     if t_eval is None:
         layer = eps * np.logspace(-1.0, 1.5, 12)

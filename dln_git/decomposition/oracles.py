@@ -19,10 +19,11 @@ import numpy as np
 import scipy.integrate
 import scipy.optimize
 
+from ..core.options import check_options
 from ..core.validation import as_depth, as_widths
 from ..core.weights import as_rng, haar_orthonormal
 from .losses import LinearRegression
-from .options import check_lam
+from .options import NOISE, SAMPLES, TIME, check_lam
 
 __all__ = [
     "AlignedRegression",
@@ -34,8 +35,8 @@ __all__ = [
 
 def regularized_moment_map(mu0, lam: float, t: float) -> tuple[np.ndarray, ...]:
     """``mu(t) = exp(-2 lam t) mu(0)`` (MATH.md section 4, [derived])."""
-    factor = np.exp(-2.0 * check_lam(lam) * float(t))
-    return tuple(factor * np.asarray(m) for m in mu0)
+    lam, t = check_options(lam=lam, t=(t, TIME))
+    return tuple(np.exp(-2.0 * lam * t) * np.array(m) for m in mu0)
 
 
 def _mode_velocity(a: float, s: float, depth: int, lam: float) -> float:
@@ -182,8 +183,10 @@ def aligned_regression(widths, s, a0, rng=None, *, lam: float = 0.0, samples: in
     ``B = Y A + noise * Z`` with ``Z A^T = 0`` (label noise orthogonal to the inputs, which only adds a
     constant to E). Layers ``W_i = Q_i diag(a0^{1/N}) Q_{i-1}^T`` with ``Q_0 = V``, ``Q_N = U`` and
     random orthonormal ``Q_i``: balanced (``W_i W_i^T = W_{i+1}^T W_{i+1}``) with ``phi(W) = U diag(a0) V^T``.
+    ``samples`` (n) must be at least ``d_0`` (whitened inputs); the default is ``d_0 + 4``.
     """
     widths = as_widths(widths)
+    lam, samples, noise = check_options(lam=lam, samples=(samples, SAMPLES), noise=(noise, NOISE))
     depth = len(widths) - 1
     s = np.asarray(s, dtype=float).ravel()
     a0 = np.asarray(a0, dtype=float).ravel()
@@ -194,8 +197,10 @@ def aligned_regression(widths, s, a0, rng=None, *, lam: float = 0.0, samples: in
         raise ValueError(f"{r} modes do not fit through widths {widths} (at most {min(widths)})")
     if np.any(s < 0) or np.any(a0 < 0) or not (np.all(np.isfinite(s)) and np.all(np.isfinite(a0))):
         raise ValueError("mode values s and a0 must be finite and non-negative")
+    if samples is not None and samples < widths[0]:
+        raise ValueError(f"samples = {samples} is below d_0 = {widths[0]}: the inputs cannot be whitened")
     rng = as_rng(rng)
-    n = max(samples or 0, widths[0] + 4)
+    n = widths[0] + 4 if samples is None else samples
     frames = [haar_orthonormal(d, r, rng) for d in widths]
     V, U = frames[0], frames[-1]
     root = a0 ** (1.0 / depth)
@@ -205,4 +210,4 @@ def aligned_regression(widths, s, a0, rng=None, *, lam: float = 0.0, samples: in
     Z = rng.standard_normal((widths[-1], n - widths[0])) @ Q[:, widths[0]:].T
     Y = U @ np.diag(s) @ V.T
     loss = LinearRegression(A, Y @ A + noise * Z)
-    return AlignedRegression(weights, loss, U, s, V, a0, check_lam(lam))
+    return AlignedRegression(weights, loss, U, s, V, a0, lam)

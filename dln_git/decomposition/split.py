@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.linalg import norm
+from ..core.options import check_options
 from ..core.projections import _horizontal
 from ..core.validation import _widths, as_tangent, as_weights
 from .gradient import loss_value_and_gradient
+from .guards import NonFiniteError, all_finite, power_of_two_exponent, rescale
 
 __all__ = ["Split", "split", "split_training_velocity"]
 
@@ -45,8 +47,24 @@ class Split:
 
 
 def _split(W, V, rtol: float = 1e-12, maxiter: int | None = None) -> Split:
-    horizontal = _horizontal(W, V, rtol, maxiter)
-    return Split(tuple(v - h for v, h in zip(V, horizontal, strict=True)), tuple(horizontal))
+    """The split of V at W, computed at ``2^-k W`` and ``2^-m V`` and scaled back (exact).
+
+    ``Pi_V`` at ``cW`` is ``Pi_V`` at ``W`` (the fiber's tangent space ``{A_W(xi)}`` is invariant
+    under a common scale of the layers) and the split is linear in V; so powers of two chosen to
+    bring the largest entries near 1 change no digit of the answer but keep every product of the
+    metric solve inside float64, at any representable scale of W and V. A real V at complex W is
+    promoted to complex. The result never shares memory with W or V.
+    """
+    if any(np.iscomplexobj(w) for w in W) and not any(np.iscomplexobj(v) for v in V):
+        V = tuple(v.astype(complex) for v in V)
+    if not any(v.any() for v in V):
+        return Split(tuple(np.zeros_like(v) for v in V), tuple(np.zeros_like(v) for v in V))
+    k, m = power_of_two_exponent(W), power_of_two_exponent(V)
+    Ws, Vs = rescale(W, k), rescale(V, m)
+    horizontal = rescale(_horizontal(Ws, Vs, rtol, maxiter), -m)
+    if not all_finite(horizontal):
+        raise NonFiniteError("the horizontal projection is not finite (the end-to-end metric solve overflowed)")
+    return Split(tuple(v - h for v, h in zip(V, horizontal, strict=True)), horizontal)
 
 
 def split(W, V, rtol: float = 1e-12) -> Split:
@@ -54,10 +72,12 @@ def split(W, V, rtol: float = 1e-12) -> Split:
 
     ``Pi_H V = dphi^*(Z)`` with ``dphi dphi^*(Z) = dphi(V)`` (CG on the end-to-end metric, to
     ``rtol``), and ``Pi_V V = V - Pi_H V``. Returns a :class:`Split`, which unpacks as
-    ``vertical, horizontal = split(W, V)``.
+    ``vertical, horizontal = split(W, V)``. Homogeneous: ``split(cW, c'V) = c' split(W, V)`` at any
+    representable scales (computed at exactly rescaled inputs); a real V at complex W is promoted.
     """
     W = as_weights(W)
     V = as_tangent(V, _widths(W), "V")
+    (rtol,) = check_options(rtol=rtol)
     return _split(W, V, rtol)
 
 
@@ -67,5 +87,6 @@ def split_training_velocity(W, loss, lam: float = 0.0, rtol: float = 1e-12) -> S
     Its vertical part equals ``-lam Pi_V(W)`` (MATH.md section 4).
     """
     W = as_weights(W)
+    (rtol,) = check_options(rtol=rtol)
     g = loss_value_and_gradient(W, loss, lam)
     return _split(W, tuple(-x for x in g.grad), rtol)
