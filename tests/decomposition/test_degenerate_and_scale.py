@@ -124,9 +124,6 @@ def _dphi_scale(W, V):
     return np.linalg.norm(sum(terms)), sum(sizes)
 
 
-@pytest.mark.xfail(strict=True, reason="core._horizontal stops the metric solve at once when its absolute "
-                   "tolerance (from ||dphi|| ||V||) exceeds ||dphi(V)|| (issue 12 item 3, the lead's core fix): "
-                   "remove this marker when that lands")
 @settings(max_examples=20, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(W=dst.unbalanced_weights(dst.widths(min_depth=2, max_depth=4, max_width=3)), seed=st.integers(0, 2**31))
 @example(W=_GAUGED, seed=0)  # the reproducer of the issue: layers scaled 1e8 / 1 / 1e-8
