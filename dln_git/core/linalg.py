@@ -32,8 +32,17 @@ def inner(A: Sequence[np.ndarray], B: Sequence[np.ndarray]) -> float:
 
 
 def norm(A: Sequence[np.ndarray]) -> float:
-    """Frobenius norm of a tuple of matrices, ``sqrt(sum_i ||A_i||_F^2)``."""
-    return float(np.sqrt(sum(np.vdot(a, a).real for a in A)))
+    """Frobenius norm of a tuple of matrices, ``sqrt(sum_i ||A_i||_F^2)``.
+
+    Summing squares under- or overflows outside about [1e-150, 1e150]; there (only) the entries
+    are rescaled first (:func:`dln_git.core.scaling.safe_norm`).
+    """
+    value = float(np.sqrt(sum(np.vdot(a, a).real for a in A)))
+    if 1e-150 < value < 1e150:
+        return value
+    from .scaling import safe_norm
+
+    return safe_norm(tuple(A))
 
 
 def pack(mats: Sequence[np.ndarray]) -> np.ndarray:
