@@ -33,11 +33,18 @@ def safe_norm(A) -> float:
     ``np.linalg.norm`` squares the entries: it returns inf for entries above ~1e154 and loses
     everything below ~1e-162. Here the entries are divided by the largest magnitude first.
     """
-    mats = A if isinstance(A, (tuple, list)) else (A,)
+    mats = [np.asarray(a) for a in (A if isinstance(A, (tuple, list)) else (A,))]
     m = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in mats) if mats else 0.0
     if m == 0.0 or not math.isfinite(m):
         return m
-    return m * math.sqrt(sum(float(np.vdot(a / m, a / m).real) for a in mats))
+    e = math.frexp(m)[1]  # divide by 2^e exactly (1/m itself overflows for subnormal m)
+    total = 0.0
+    for a in mats:
+        parts = (a.real, a.imag) if np.iscomplexobj(a) else (a,)
+        for p in parts:
+            q = np.ldexp(p, -e)
+            total += float(np.vdot(q, q))
+    return math.ldexp(math.sqrt(total), e)
 
 
 def scale_of(W: Sequence[np.ndarray]) -> float:
