@@ -178,10 +178,10 @@ def l2_flow_finite_time(
     error tolerances, inner solves converged) with ``||mu(W(1/2))|| <= mu_tol`` (default
     ``1e3 rtol ||mu_0||``, see :data:`FINITE_TIME_MU_FACTOR`). A run to ``s_final < 1/2`` is
     never converged (``reached_t_final`` says it arrived). On non-closed orbits
-    ``||dW/ds|| ~ (1-2s)^{-1/2}`` and the limit lies outside the orbit: the group steps need
-    unbounded generators near ``s = 1/2``, so the run typically stops short (step-size
-    collapse, ``converged=False``); use :func:`l2_flow` there. Whatever happens, ``converged``
-    is decided by the measured ``||mu||`` at ``s = 1/2``, and the message states the regime.
+    ``||dW/ds|| ~ (1-2s)^{-1/2}`` and the limit lies outside the orbit: the run may arrive at
+    ``s = 1/2`` (``reached_t_final``) with ``||mu||`` small, but ``W(s)`` is only Hoelder-1/2
+    there and the end point is not certified (measured 1e-6 to 1e-5 from the L2 flow's limit),
+    so ``converged`` is False and the message says why; use :func:`l2_flow` there.
 
     On funnel widths where W has a component in the non-gauge fiber directions this integrates
     the orbit flow, not the fiber flow (the message says so). Scale: homogeneous of degree 1,
@@ -200,11 +200,20 @@ def l2_flow_finite_time(
     mu0 = _moment_norm(inner.W)
     target = FINITE_TIME_MU_FACTOR * inner.rtol * mu0 if inner.mu_tol is None else inner.mu_tol
     res = run_finite_time(replace(inner, mu_tol=None), method=method)
+    if res.converged is None:  # orbit not closed (run_finite_time's mark): the end point is not certified
+        res = replace(res, converged=False, message=res.message.split("; no mu_tol requested")[0] +
+                      "; converged is False: on a non-closed orbit the end point is only Hoelder-1/2 in s at "
+                      "s = 1/2 and is not certified as the L2 flow's limit (measured up to 1e-5 away from it); "
+                      "use l2_flow")
+        return scale.outward(res)
     return scale.outward(_limit_verdict(res, target, inner.t_final, mu0))
 
 
 def run_finite_time(opts: FlowOptions, *, method: str) -> FlowResult:
-    """The finite-time form on normalised weights (no stopping tolerance; see :func:`_limit_verdict`)."""
+    """The finite-time form on normalised weights (no stopping tolerance; see :func:`_limit_verdict`).
+
+    ``converged`` is set to None on non-closed orbits (the end point cannot be certified).
+    """
     W = opts.W
     flow = "l2-finite-time"
     reg = _regime(W)
@@ -220,9 +229,11 @@ def run_finite_time(opts: FlowOptions, *, method: str) -> FlowResult:
     generator = L2Generator(_inner_rtol(opts.rtol), fixed_rhs=_moment_map(W),
                             trivial_stabiliser=reg.stabiliser_dim == 0)
     if method == "scipy":
-        return run_scipy(W, orbit_velocity(generator), opts, flow=flow, ivp_method="DOP853", notes=notes,
-                         time_name="s")
-    return run_group(W, generator, opts, flow=flow, notes=notes, time_name="s")
+        res = run_scipy(W, orbit_velocity(generator), opts, flow=flow, ivp_method="DOP853", notes=notes,
+                        time_name="s")
+    else:
+        res = run_group(W, generator, opts, flow=flow, notes=notes, time_name="s")
+    return res if reg.orbit_closed else replace(res, converged=None)
 
 
 def _limit_verdict(res: FlowResult, target: float, s_final: float, mu0: float) -> FlowResult:
