@@ -65,8 +65,11 @@ LIMITS = {
     "svd": "SVD chart of X: a balanced point of the fiber, generally outside the orbit of W",
 }
 METHOD = Rule.choice(*LIMITS, what="which balanced point (see dln_git.flows.balance)")
-#: Default step budget of the flow methods.
-FLOW_STEPS = 20_000
+#: Default step budget of the flow methods (accepted plus rejected steps; at d = 3, N = 3 about
+#: 1-5 ms a step, so under a minute; cond X = 1e8 needs about 4800 finite-time L2 steps).
+FLOW_STEPS = 10_000
+#: Largest relative X drift of a converged result (the group schemes keep X to ~1e-15).
+MAX_X_DRIFT = 1e-8
 
 
 def _chain(first, second):
@@ -173,12 +176,13 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
     tol : float
         Stop when ``||mu(W)|| <= tol R(W)``, in (0, 1).
     max_iter : int, optional
-        Newton iterations (default 30) or the flows' step budget (default 20000).
+        Newton iterations (default 30) or the flows' step budget (default :data:`FLOW_STEPS`).
 
     Returns
     -------
     BalanceResult
-        ``converged=True`` iff ``||mu|| <= tol R`` holds at the (finite) result; otherwise the
+        ``converged=True`` iff ``||mu|| <= tol R`` holds at the (finite) result and X is kept
+        (relative drift at most :data:`MAX_X_DRIFT`); otherwise the
         reason is in the message (for example the algebraic convergence of the moment flow, or
         linear Newton convergence, on non-closed orbits, or the flows' budget). New arrays,
         never views of W.
@@ -226,14 +230,16 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
         converged = history[-1] <= tol * _regularizer(Vb)
         message = res.message.split("; no mu_tol requested")[0]
     finite = all(np.all(np.isfinite(v)) for v in Vb) and np.isfinite(history[-1])
+    drift = float(np.linalg.norm(_end_to_end(Vb) - X)) / (x_scale or 1.0) if finite else float("inf")
     if not finite:
         converged, message = False, message + "; non-finite result"
+    elif converged and drift > MAX_X_DRIFT:
+        converged, message = False, message + f"; X not kept: relative drift {drift:.1e} > {MAX_X_DRIFT:.0e}"
     if reg is not None and not reg.orbit_closed:
         message += "; orbit not closed (some W_i has rank above rank X)"
     weights = tuple(np.array(w) for w in rescale(tuple(Vb), s, 1, "the balanced weights"))
     mu_history = np.ldexp(np.asarray(history, dtype=float), 2 * round(math.log2(s)))
     if not np.all(np.isfinite(mu_history[np.isfinite(history)])):
         raise ValueError("||mu|| along the run is not representable in float64 at this scale of W")
-    drift = float(np.linalg.norm(_end_to_end(Vb) - X)) / (x_scale or 1.0)
     return BalanceResult(weights, bool(converged), int(iterations), mu_history, drift, method, limit,
                          message, inputs, reg)
