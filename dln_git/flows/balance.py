@@ -238,7 +238,8 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
     if reg is not None and not reg.orbit_closed:
         message += "; orbit not closed (some W_i has rank above rank X)"
     weights = tuple(np.array(w) for w in rescale(tuple(Vb), s, 1, "the balanced weights"))
-    mu_history = np.ldexp(np.asarray(history, dtype=float), 2 * round(math.log2(s)))
+    with np.errstate(over="ignore"):
+        mu_history = np.ldexp(np.asarray(history, dtype=float), 2 * round(math.log2(s)))
     if not np.all(np.isfinite(mu_history[np.isfinite(history)])):
         raise ValueError("||mu|| along the run is not representable in float64 at this scale of W")
     return BalanceResult(weights, bool(converged), int(iterations), mu_history, drift, method, limit,

@@ -92,7 +92,8 @@ def _times(value, k: int, name: str):
     """``value * 2^k`` (float or array), or a ValueError naming ``name`` if it overflows."""
     if value is None:
         return None
-    out = np.ldexp(np.asarray(value, dtype=float), k)
+    with np.errstate(over="ignore"):
+        out = np.ldexp(np.asarray(value, dtype=float), k)
     if not np.all(np.isfinite(out)):
         raise ValueError(f"{name} times the weights' scale^2 overflows float64: the flow time is not "
                          "representable at this scale of W; rescale the weights")
@@ -138,7 +139,8 @@ class FlowScale:
         return tuple(w * 2.0**self.k for w in W) if self.k else tuple(np.array(w) for w in W)
 
     def _quadratic(self, values, name):
-        out = np.ldexp(np.asarray(values, dtype=float), 2 * self.k)
+        with np.errstate(over="ignore"):
+            out = np.ldexp(np.asarray(values, dtype=float), 2 * self.k)
         if not np.all(np.isfinite(out)):
             raise ValueError(f"{name} is not representable in float64 at this scale of W (it overflows); "
                              "rescale the weights")
