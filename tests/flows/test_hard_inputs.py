@@ -260,3 +260,15 @@ def test_newton_on_unbalanced_weights(W):
     assert res.converged, res.message
     _check_balanced_on_fiber(W, res, 1e-12)
     assert abs(regularizer(res.weights) / min_regularizer_svd(product(W), 3) - 1) <= 1e-8
+
+
+@pytest.mark.parametrize("c", SCALES)
+def test_geometric_mean_oracle_rescales(c):
+    from dln_git.flows import geometric_mean_balance
+
+    W = conditioned_instance((3, 3, 3), 3.0, seed=5)[0]
+    ref = geometric_mean_balance(W)
+    assert tnorm(moment(ref.weights)) <= 1e-12 * regularizer(ref.weights)
+    res = geometric_mean_balance(tuple(c * w for w in W))
+    assert _rel([w / c for w in res.weights], ref.weights) <= 1e-12
+    assert _rel([res.H], [ref.H]) <= 1e-12
