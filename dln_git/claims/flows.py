@@ -169,18 +169,62 @@ def _moment_decreasing(rng, size):
 def _moment_rate(rng, size):
     from ..flows import moment_flow
 
-    worst = 0.0
+    worst, where = 0.0, ""
     for N in (2, 3, 4) if size == "small" else (2, 3, 4, 5, 6):
-        W = _closed_equal(rng, 3, N, 4.0)
+        W = _slow_mode_start(rng, 3, N, 4.0)
         s_min = np.linalg.svd(end_to_end(W), compute_uv=False)[-1]
         rate = 4 * (1 - np.cos(np.pi / N)) * s_min ** (2 / N)
-        t_end = 16.0 / rate  # ||mu|| falls to about e^{-16}, well above rounding
-        t = np.linspace(0.6 * t_end, t_end, 6)
-        res = moment_flow(W, t_end, t_eval=t, rtol=1e-10)
-        fit = -np.polyfit(res.times[1:], np.log(res.mu_norm[1:]), 1)[0]
-        worst = max(worst, abs(fit / rate - 1))
-    return ClaimResult(worst, 0.0, 1e-2,
-                       detail="|fitted late decay rate / predicted - 1|, widths 3, cond X = 4, N = 2..4")
+        t_end = 24.0 / rate  # ||mu|| / ||mu(0)|| reaches about e^{-24} ~ 4e-11
+        res = moment_flow(W, t_end, t_eval=np.linspace(0.0, t_end, 49)[1:], rtol=1e-12)
+        level = res.mu_norm / (2 * res.regularizer)
+        window = (level <= MOMENT_RATE_WINDOW[1]) & (level >= MOMENT_RATE_WINDOW[0])
+        fit = -np.polyfit(res.times[window], np.log(res.mu_norm[window]), 1)[0]
+        if abs(fit / rate - 1) >= worst:
+            worst, where = abs(fit / rate - 1), f"N = {N}, {int(window.sum())} points"
+    return ClaimResult(worst, 0.0, 1e-3,
+                       detail="|fitted late decay rate / predicted - 1| (tolerance 1e-3: the bounds below give "
+                       "a slope error under 0.01 * 0.3 * 0.1; measured at most 1.4e-5 over seeds 0..59), widths 3, "
+                       "X of singular values 1, 1/2, 1/4, "
+                       "N = 2..4. Start: exp(0.05 (xi_slow + 0.1 eta)).W_bal, xi_slow the slowest linear mode "
+                       "(sin(pi i/N) on the s_min direction of each layer), eta a random unit Hermitian direction, "
+                       "so the slowest mode does not start negligible (from a random start its share can be ~1e-8, "
+                       "and the rate shows only below rounding). Fit window: ||mu|| / 2R in [3e-10, 3e-7] (start: "
+                       "about 3e-2), a range of levels, not of times: by then the other modes (rates >= (1 + "
+                       "2^(2/N))/2 times the slowest here) have shrunk by e^(-11.5 (ratio - 1)) <= 0.1 relative, "
+                       "times 0.1, and nonlinear terms are O(||mu|| / 2R); 3e-10 is over 50 times the integration "
+                       f"floor (||mu|| / 2R ~ 5e-12 at rtol = 1e-12). Worst: {where}")
+
+
+#: ``||mu|| / ||mu(0)||`` range of the fit in :func:`_moment_rate` (see its detail).
+MOMENT_RATE_WINDOW = (3e-10, 3e-7)
+
+
+def _slow_mode_start(rng, d, N, cond, size=0.05, noise=0.1):
+    """``exp(size (xi_slow + noise eta)).W_bal`` near a balanced point with X of the given condition number.
+
+    At a balanced point ``W_i = Q_i S^{1/N} Q_{i-1}^*`` the Hermitian gauge directions
+    ``xi_i = c_i q_i q_i^*`` (``q_i`` the s_min direction of layer i) are invariant under the linearised
+    flow, ``2 Herm(A^*A xi) = 2 s_min^{2/N} L c`` with L the path Laplacian on N-1 nodes, whose slowest
+    eigenvector is ``c_i = sin(pi i / N)`` (eigenvalue ``2 - 2 cos(pi/N)``). eta is a random Hermitian
+    direction of unit norm.
+    """
+    import scipy.linalg
+
+    from ..core import balanced_from_end_to_end, gauge_act, haar_orthonormal
+
+    U, V = haar_orthonormal(d, d, rng), haar_orthonormal(d, d, rng)
+    X = (U * np.logspace(0, -np.log10(cond), d)) @ V.T
+    Wb = balanced_from_end_to_end(X, (d,) * (N + 1), rng)
+    eta = [rng.standard_normal((d, d)) for _ in range(N - 1)]
+    eta = [0.5 * (e + e.T) for e in eta]
+    eta_norm = np.sqrt(sum(np.sum(e * e) for e in eta))
+    g = []
+    for i in range(1, N):
+        _, vecs = np.linalg.eigh(Wb[i - 1] @ Wb[i - 1].T)
+        q = vecs[:, :1]
+        xi = np.sin(np.pi * i / N) * (q @ q.T) + noise * eta[i - 1] / eta_norm
+        g.append(scipy.linalg.expm(size * xi))
+    return gauge_act(g, Wb)
 
 
 @register(

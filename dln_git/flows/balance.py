@@ -13,23 +13,48 @@ Which balanced point each method reaches (MATH.md sections 2-3):
   K-orbit on closed orbits); algebraic convergence on non-closed orbits (flagged).
 * ``"svd"``: the SVD chart of X (MATH.md section 2), a balanced point of the fiber with the
   minimum value of R, built directly; generally not in the orbit of W and not any flow's limit.
+
+Degenerate and rescaled input (every method):
+
+* Scale: the gauge action is linear, so the balanced points of ``cW`` are c times those of W.
+  Each method runs on ``W / s`` (``s`` an exact power of two near the geometric mean of the
+  layer norms, :func:`dln_git.core.scaling.normalized`) with tolerances taken there, and the
+  result is multiplied by s: any representable W works, whether or not X itself is
+  representable. ``mu_history`` is reported at the caller's scale (values below the float64
+  range as 0; an overflow raises ``ValueError``).
+* ``X = 0`` (a zero layer, or layers whose product vanishes; numerically ``||X|| <= 4 N eps
+  prod_i ||W_i||_2``, the rounding level of the product, where the fiber cannot be told from
+  the fiber over 0 in float64; then ``x_drift`` is relative to that level): a balanced point with
+  ``X = 0`` has every layer 0 (balanced layers share their singular values, and X has them to
+  the power N), and 0 lies in the orbit closure of W (scale the layers on either side of a
+  zero layer, or use the Hilbert–Mumford criterion: X generates the invariants). So 0 is the
+  limit of every method (the L2 fiber flow is exactly ``e^{-t} W`` there, since
+  ``dphi_W(W) = N X = 0``), and every method returns zero weights with ``converged=True``.
+* Budget: the flows (``"l2"``, ``"moment"``) stop with ``converged=False`` once the observed
+  decay of ``||mu||`` forecasts more than ten times the remaining step budget (ill-conditioned
+  X: rates ``~ s_min(X)^{2/N}``), or the budget ``max_iter`` is used up.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
 
-from ..core.end_to_end import end_to_end
+from ..core.end_to_end import _end_to_end
 from ..core.moment_map import _moment_norm, _regularizer
+from ..core.options import Rule
+from ..core.options import check_options as _check
 from ..core.regime import regime as _regime
+from ..core.scaling import normalized, rescale
 from ..core.svd_chart import balanced_from_end_to_end, min_regularizer
 from ..core.validation import _widths, as_weights
-from .l2 import SAME_FLOW_TOL, l2_flow, l2_flow_finite_time
-from .moment import moment_flow
+from .l2 import SAME_FLOW_TOL, run_finite_time, run_l2
+from .moment import run_moment
 from .newton import newton_balance
 from .results import BalanceResult
+from .runner import FlowOptions
 
 __all__ = ["balance"]
 
@@ -39,6 +64,12 @@ LIMITS = {
     "moment": "limit of the squared-moment-map flow (in the orbit closure)",
     "svd": "SVD chart of X: a balanced point of the fiber, generally outside the orbit of W",
 }
+METHOD = Rule.choice(*LIMITS, what="which balanced point (see dln_git.flows.balance)")
+#: Default step budget of the flow methods (accepted plus rejected steps; at d = 3, N = 3 about
+#: 1-5 ms a step, so under a minute; cond X = 1e8 needs about 4800 finite-time L2 steps).
+FLOW_STEPS = 10_000
+#: Largest relative X drift of a converged result (the group schemes keep X to ~1e-15).
+MAX_X_DRIFT = 1e-8
 
 
 def _chain(first, second):
@@ -54,9 +85,84 @@ def _chain(first, second):
     )
 
 
-def _drift(W, X) -> float:
-    xn = float(np.linalg.norm(X))
-    return float(np.linalg.norm(end_to_end(W) - X)) / (xn or 1.0)
+def _product_rounding_level(V) -> float:
+    """``4 N eps prod_i ||V_i||_2``: below this, a computed ``X = V_N..V_1`` is rounding noise (X = 0)."""
+    return 4 * len(V) * np.finfo(float).eps * float(np.prod([np.linalg.norm(v, 2) if v.size else 0.0 for v in V]))
+
+
+class _Forecast:
+    """``stop(W)`` for the flows: a reason to give up once the observed decay of ``||mu||`` is hopeless.
+
+    Every ``window`` accepted steps (from the second window on) the decay rate of ``log ||mu||``
+    per step over the last window gives the steps still needed to reach ``target``; if that is
+    more than ``factor`` times the steps left of ``budget``, the run stops (``converged=False``).
+    """
+
+    def __init__(self, target: float, budget: int, window: int = 50, factor: float = 10.0):
+        self.target, self.budget, self.window, self.factor = target, budget, window, factor
+        self.logs: list[float] = []
+
+    def __call__(self, W):
+        mu = _moment_norm(W)
+        self.logs.append(math.log(mu) if mu > 0 else -math.inf)
+        n = len(self.logs)
+        if n < 2 * self.window or n % self.window or mu <= self.target:
+            return None
+        rate = (self.logs[-1 - self.window] - self.logs[-1]) / self.window
+        need = math.log(mu / self.target) / rate if rate > 0 else math.inf
+        left = max(self.budget - n, 1)
+        if need <= self.factor * left:
+            return None
+        per_step = f"a factor {math.exp(-rate):.6f} per step" if rate > 0 else "no decrease"
+        return (f"budget: at the observed decay of ||mu|| ({per_step} over the last {self.window} steps) "
+                f"the tolerance needs about {need:.2g} more steps, over {self.factor:g} times the {left} left "
+                f"of max_iter = {self.budget}; ||mu|| / (tol R) = {mu / self.target:.3g}")
+
+
+def _flow_options(V, t_final, steps, rtol, mu_tol, time_shift=0) -> FlowOptions:
+    return FlowOptions(V, float(t_final), None, rtol, None, None, steps, "summary", mu_tol, time_shift)
+
+
+def _run_flow(V, method: str, reg, tol: float, steps: int):
+    """The L2 or moment flow on normalised V until ``||mu|| <= tol Rmin``; returns the FlowResult."""
+    X = _end_to_end(V)
+    mu0 = _moment_norm(V)
+    # R(W) >= Rmin along every flow, so ||mu|| <= tol Rmin guarantees ||mu|| <= tol R(W)
+    target = tol * min_regularizer(X, len(V))
+    rtol = min(1e-10, max(0.1 * tol, 1e-13))
+    if method == "moment":
+        return run_moment(_flow_options(V, 1e6, steps, rtol, target), method="group",
+                          budget=_Forecast(target, steps))
+    same = reg.orbit_is_fiber or reg.extra_fiber_component <= SAME_FLOW_TOL
+    if reg.orbit_closed and same:
+        res = run_finite_time(_flow_options(V, 0.5, steps, rtol, None), method="group")
+        if res.reached_t_final and res.mu_norm[-1] > target:
+            # polish: the L2 flow from the finite-time end point has the same limit
+            t_more = 0.5 * np.log(res.mu_norm[-1] / target) + 1.0
+            more = run_l2(_flow_options(res.weights, t_more, steps, rtol, target), method="group",
+                          space="fiber", budget=_Forecast(target, steps))
+            res = _chain(res, more)
+        return res
+    t_final = max(1.0, 0.5 * np.log(max(mu0, 1e-300) / target) + 2.0)
+    return run_l2(_flow_options(V, t_final, steps, rtol, target), method="group", space="fiber",
+                  budget=_Forecast(target, steps))
+
+
+def _newton(V, tol, max_iter):
+    run = newton_balance(V, tol=tol, max_iter=30 if max_iter is None else max_iter)
+    history = run.mu_history
+    if run.converged:
+        message = f"converged in {run.iterations} Newton iterations"
+        if run.swept_layers:
+            message += f" (after geometric-mean sweeps over {run.swept_layers} layers)"
+    else:
+        rates = np.array(history[1:]) / np.maximum(np.array(history[:-1]), 1e-300)
+        message = (f"not converged after {run.iterations} Newton iterations: ||mu|| / (tol R) = "
+                   f"{history[-1] / (tol * _regularizer(run.weights)):.2e}, last reduction factor {rates[-1]:.2f}"
+                   if len(rates) else "no iteration made")
+    if run.failures:
+        message += "; " + "; ".join(run.failures[:3])
+    return run.weights, run.iterations, history, message
 
 
 def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | None = None) -> BalanceResult:
@@ -68,76 +174,73 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
     method : {"newton", "l2", "moment", "svd"}
         See the module docstring for which balanced point each reaches.
     tol : float
-        Stop when ``||mu(W)|| <= tol R(W)``.
+        Stop when ``||mu(W)|| <= tol R(W)``, in (0, 1).
     max_iter : int, optional
-        Newton iterations (default 30) or integrator steps for the flows (default 20000).
+        Newton iterations (default 30) or the flows' step budget (default :data:`FLOW_STEPS`).
 
     Returns
     -------
     BalanceResult
-        ``converged=False`` with the reason when the tolerance is not reached (for example the
-        algebraic convergence of the moment flow, or linear Newton convergence, on non-closed
-        orbits).
+        ``converged=True`` iff ``||mu|| <= tol R`` holds at the (finite) result and X is kept
+        (relative drift at most :data:`MAX_X_DRIFT`); otherwise the
+        reason is in the message (for example the algebraic convergence of the moment flow, or
+        linear Newton convergence, on non-closed orbits, or the flows' budget). New arrays,
+        never views of W.
+
+    Raises
+    ------
+    ValueError
+        If an option is invalid (naming it), or the result is not representable at the scale of W.
     """
-    if method not in LIMITS:
-        raise ValueError(f"method must be one of {tuple(LIMITS)}, got {method!r}")
-    if not (tol > 0 and np.isfinite(tol)):
-        raise ValueError(f"tol must be a positive number, got {tol}")
-    if max_iter is not None and int(max_iter) < 1:
-        raise ValueError(f"max_iter must be positive, got {max_iter}")
+    method, tol, max_iter = _check(method=(method, METHOD), tol=tol, max_iter=max_iter)
     W = as_weights(W)
-    X = end_to_end(W)
+    inputs = tuple(np.array(w) for w in W)
     limit = LIMITS[method]
     if len(W) == 1:
-        return BalanceResult(tuple(W), True, 0, np.zeros(1), 0.0, method, limit,
-                             "depth 1: no hidden layer, W is balanced", tuple(W))
-    # Newton does not need the regime unless it fails (then it explains why); the flows do
-    reg = None if method == "newton" else _regime(W)
-    if method == "newton":
-        run = newton_balance(W, tol=tol, max_iter=30 if max_iter is None else int(max_iter))
-        Wb, converged, iterations, history = run.weights, run.converged, run.iterations, run.mu_history
-        if converged:
-            message = f"converged in {iterations} Newton iterations"
-            if run.swept_layers:
-                message += f" (after geometric-mean sweeps over {run.swept_layers} layers)"
-        else:
-            rates = np.array(history[1:]) / np.maximum(np.array(history[:-1]), 1e-300)
-            message = (f"not converged after {iterations} Newton iterations: ||mu|| = {history[-1]:.2e}, "
-                       f"last reduction factor {rates[-1]:.2f}" if len(rates) else "no iteration made")
-            reg = _regime(W)
+        return BalanceResult(tuple(np.array(w) for w in W), True, 0, np.zeros(1), 0.0, method, limit,
+                             "depth 1: no hidden layer, W is balanced", inputs)
+    V, s = normalized(W)
+    X = _end_to_end(V)
+    reg = None
+    x_scale = float(np.linalg.norm(X))
+    rounding = _product_rounding_level(V)
+    if x_scale <= rounding:
+        Vb = tuple(np.zeros_like(v) for v in V)
+        history, converged, iterations = [_moment_norm(V), 0.0], True, 0
+        x_scale = max(rounding, np.finfo(float).tiny)
+        message = ("X = 0" + ("" if x_scale == 0 else " to rounding (||X|| <= 4 N eps prod ||W_i||_2)") +
+                   ": the only balanced point over X = 0 is W = 0, the limit of every method (it lies in the "
+                   "orbit closure of W; the orbit itself is not closed unless W = 0)")
+    elif method == "newton":
+        Vb, iterations, history, message = _newton(V, tol, max_iter)
+        converged = history[-1] <= tol * _regularizer(Vb)
+        if not converged:
+            reg = _regime(V)
             if not reg.orbit_closed:
                 message += " (linear convergence expected: the balanced point lies in the orbit closure)"
-        if run.failures:
-            message += "; " + "; ".join(run.failures[:3])
     elif method == "svd":
-        Wb = balanced_from_end_to_end(X, _widths(W))
-        history = [_moment_norm(W), _moment_norm(Wb)]
-        converged, iterations = history[-1] <= tol * _regularizer(Wb), 1
-        message = "SVD chart of X" + ("" if converged else f": ||mu|| = {history[-1]:.2e} above tol")
+        Vb = balanced_from_end_to_end(X, _widths(V))
+        history = [_moment_norm(V), _moment_norm(Vb)]
+        converged, iterations = history[-1] <= tol * _regularizer(Vb), 1
+        message = "SVD chart of X" + ("" if converged else ": ||mu|| above tol R")
     else:
-        mu0 = _moment_norm(W)
-        # R(W) >= Rmin along every flow, so ||mu|| <= tol Rmin guarantees ||mu|| <= tol R(W)
-        target = tol * min_regularizer(X, len(W))
-        steps = 20_000 if max_iter is None else int(max_iter)
-        rtol = min(1e-10, max(0.1 * tol, 1e-13))
-        if method == "l2":
-            same = reg.orbit_is_fiber or reg.extra_fiber_component <= SAME_FLOW_TOL
-            if reg.orbit_closed and same:
-                res = l2_flow_finite_time(W, rtol=rtol, max_steps=steps)
-                if res.converged and res.mu_norm[-1] > target:
-                    # polish: the L2 flow from the finite-time end point has the same limit
-                    t_more = 0.5 * np.log(res.mu_norm[-1] / target) + 1.0
-                    more = l2_flow(res.weights, t_more, mu_tol=target, max_steps=steps, rtol=rtol)
-                    res = _chain(res, more)
-            else:
-                t_final = max(1.0, 0.5 * np.log(max(mu0, 1e-300) / target) + 2.0)
-                res = l2_flow(W, t_final, mu_tol=target, max_steps=steps, rtol=rtol)
-        else:
-            res = moment_flow(W, 1e6, mu_tol=target, max_steps=steps, rtol=rtol)
-        Wb, history, iterations = res.weights, list(res.mu_norm), res.steps
-        converged = history[-1] <= tol * _regularizer(Wb)
-        message = res.message
+        reg = _regime(V)
+        res = _run_flow(V, method, reg, tol, FLOW_STEPS if max_iter is None else max_iter)
+        Vb, history, iterations = res.weights, list(res.mu_norm), res.steps
+        converged = history[-1] <= tol * _regularizer(Vb)
+        message = res.message.split("; no mu_tol requested")[0]
+    finite = all(np.all(np.isfinite(v)) for v in Vb) and np.isfinite(history[-1])
+    drift = float(np.linalg.norm(_end_to_end(Vb) - X)) / (x_scale or 1.0) if finite else float("inf")
+    if not finite:
+        converged, message = False, message + "; non-finite result"
+    elif converged and drift > MAX_X_DRIFT:
+        converged, message = False, message + f"; X not kept: relative drift {drift:.1e} > {MAX_X_DRIFT:.0e}"
     if reg is not None and not reg.orbit_closed:
         message += "; orbit not closed (some W_i has rank above rank X)"
-    return BalanceResult(tuple(Wb), bool(converged), int(iterations), np.asarray(history, dtype=float),
-                         _drift(Wb, X), method, limit, message, tuple(W), reg)
+    weights = tuple(np.array(w) for w in rescale(tuple(Vb), s, 1, "the balanced weights"))
+    with np.errstate(over="ignore"):
+        mu_history = np.ldexp(np.asarray(history, dtype=float), 2 * round(math.log2(s)))
+    if not np.all(np.isfinite(mu_history[np.isfinite(history)])):
+        raise ValueError("||mu|| along the run is not representable in float64 at this scale of W")
+    return BalanceResult(weights, bool(converged), int(iterations), mu_history, drift, method, limit,
+                         message, inputs, reg)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.end_to_end import EndToEndMetric, _differential, _differential_adjoint, end_to_end
+from ..core.end_to_end import EndToEndMetric, _differential, _differential_adjoint
+from ..core.end_to_end import _end_to_end as end_to_end_product
 from ..core.gram import GramOperator
 from ..core.linalg import norm, pack, unpack
 from ..core.moment_map import _moment_map
@@ -109,25 +110,29 @@ class FiberVelocity(_Failures):
         return tuple(h - w for w, h in zip(W, H, strict=True))
 
 
-def fiber_retraction(X0: np.ndarray, failures: _Failures, max_iter: int = 4):
-    """Gauss–Newton retraction onto the fiber: ``W <- W - dphi^*(Z)``, ``dphi dphi^* Z = phi(W) - X_0``.
+def fiber_retraction(W0, failures: _Failures, max_iter: int = 4):
+    """Gauss–Newton retraction onto the fiber of ``X_0 = phi(W0)``: ``W <- W - dphi^*(Z)``.
 
-    The minimum-norm correction (horizontal, so it does not move along the fiber); quadratic
-    convergence, stopped once ``||phi(W) - X_0|| <= 4 eps ||X_0||``. A gap still above 16 times
-    that after ``max_iter`` steps is noted in ``failures`` (the run then reports non-convergence).
+    ``dphi dphi^* Z = phi(W) - X_0``: the minimum-norm correction (horizontal, so it does not move
+    along the fiber); quadratic convergence, stopped once ``||phi(W) - X_0|| <= floor`` with
+    ``floor = 4 eps max(||X_0||, prod_i ||W0_i||_2)``: the rounding level of the product
+    ``W_N..W_1`` (which exceeds ``eps ||X_0||`` where the product cancels, e.g. at ``X_0 = 0``
+    with nonzero layers). A gap still above 16 times that
+    after ``max_iter`` steps is noted in ``failures`` (the run then reports non-convergence).
     """
-    xnorm = float(np.linalg.norm(X0))
-    floor = 4 * np.finfo(float).eps * max(xnorm, np.finfo(float).tiny)
+    X0 = end_to_end_product(W0)
+    product_bound = float(np.prod([np.linalg.norm(w, 2) if w.size else 0.0 for w in W0]))
+    floor = 4 * np.finfo(float).eps * max(float(np.linalg.norm(X0)), product_bound, np.finfo(float).tiny)
 
     def retract(W):
         for _ in range(max_iter):
-            D = end_to_end(W) - X0
+            D = end_to_end_product(W) - X0
             if np.linalg.norm(D) <= floor:
                 return W
             metric = EndToEndMetric(W)
             sol = metric.solve(D, rtol=1e-12, atol=0.5 * floor)
             W = tuple(w - c for w, c in zip(W, _differential_adjoint(W, sol.Z), strict=True))
-        gap = float(np.linalg.norm(end_to_end(W) - X0))
+        gap = float(np.linalg.norm(end_to_end_product(W) - X0))
         if gap > 16 * floor:
             failures.note("retraction", f"||phi(W) - X|| = {gap:.2e} after {max_iter} Gauss-Newton steps")
         return W

@@ -194,15 +194,20 @@ def integrate(
     stop: Callable | None = None,
     min_step_ratio: float = 1e-12,
     time_name: str = "t",
+    time_shift: int = 0,
 ) -> Trajectory:
     """Drive ``stepper`` from ``t = 0`` to ``t_final``, landing exactly on every ``t_eval``.
 
     Adaptive (error per unit step below 1, standard 5th-order controller with safety 0.9,
     growth in [0.2, 5]) unless a fixed ``step`` is given. Records the weights at 0, at each
-    ``t_eval`` (every accepted step if None), and at the end. ``stop(W)`` ends the run early.
-    A step-size collapse below ``min_step_ratio * t_final`` or ``max_steps`` stops the run and
-    sets ``failure``.
+    ``t_eval`` (every accepted step if None), and at the end. After each accepted step
+    ``stop(W)`` may end the run: ``True`` (a stopping tolerance was reached: ``stopped_early``)
+    or a string (a budget ran out: the reason becomes ``failure``). A step-size collapse below
+    ``min_step_ratio * t_final`` or ``max_steps`` stops the run and sets ``failure``.
     """
+    def shown(x: float) -> str:  # a time in the caller's units (the run may use t 2^time_shift)
+        return f"{np.ldexp(x, -time_shift):.6g}"
+
     out = Trajectory()
     W = tuple(W0)
     out.times.append(0.0)
@@ -219,7 +224,7 @@ def integrate(
     mark = 0
     while mark < len(marks):
         if out.steps + out.rejected >= max_steps:
-            out.failure = f"stopped after {max_steps} steps at {time_name} = {t:.6g} of {t_final:.6g}"
+            out.failure = f"stopped after {max_steps} steps at {time_name} = {shown(t)} of {shown(t_final)}"
             break
         target = marks[mark]
         h_try = min(h, target - t)
@@ -233,12 +238,12 @@ def integrate(
             factor = 0.2 if not finite else max(0.2, 0.9 * outcome.error ** (-1.0 / ORDER))
             h = h_try * factor
             if h < min_step_ratio * t_final:
-                out.failure = (f"step size collapsed to {h:.2e} at {time_name} = {t:.6g}: the velocity blows up "
+                out.failure = (f"step size collapsed to {h:.2e} at {time_name} = {shown(t)}: the velocity blows up "
                                f"(local error {outcome.error:.2e})")
                 break
             continue
         if not finite:
-            out.failure = f"non-finite state at {time_name} = {t:.6g} with fixed step {h_try:.3g}"
+            out.failure = f"non-finite state at {time_name} = {shown(t)} with fixed step {h_try:.3g}"
             break
         W, F = outcome.weights, outcome.first_stage
         t = target if landing else t + h_try
@@ -252,8 +257,12 @@ def integrate(
             out.weights.append(W)
         if landing:
             mark += 1
-        if stop is not None and stop(W):
-            out.stopped_early = True
+        verdict = None if stop is None else stop(W)
+        if verdict:
+            if isinstance(verdict, str):
+                out.failure = f"{verdict} (at {time_name} = {shown(t)})"
+            else:
+                out.stopped_early = True
             if out.times[-1] != t:
                 out.times.append(t)
                 out.weights.append(W)

@@ -12,37 +12,47 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from ..core.end_to_end import end_to_end
+from ..core.end_to_end import _end_to_end
 from ..core.moment_map import _moment_map, _moment_norm
+from ..core.options import Rule
+from ..core.options import check_options as _check
 from ..core.regime import regime as _regime
 from ..core.subspaces import stabiliser_subspace
 from .fields import FiberVelocity, L2Generator, fiber_retraction
 from .results import FlowResult
-from .runner import check_options, orbit_velocity, run_group, run_projected, run_scipy
+from .runner import (
+    FlowOptions,
+    FlowScale,
+    check_options,
+    constant_result,
+    orbit_velocity,
+    run_group,
+    run_projected,
+    run_scipy,
+)
 
 __all__ = ["l2_flow", "l2_flow_finite_time"]
 
-_METHODS = ("group", "scipy")
-_SPACES = ("fiber", "orbit")
+METHOD = Rule.choice("group", "scipy", what="the integration scheme")
+SPACE = Rule.choice("fiber", "orbit", what="the fiber flow -Pi_V(W) or the orbit flow -P_W(W)")
 
 #: Relative size of ``||Pi_V(W) - P_W(W)||`` below which the fiber flow is integrated as the orbit flow.
 SAME_FLOW_TOL = 1e-12
+#: Default ``mu_tol`` of the finite-time form, relative to ``||mu_0||`` and to ``rtol``: the
+#: integration keeps ``mu(s) = (1-2s) mu_0`` to about ``rtol ||mu_0||`` per unit s (measured
+#: 1e-12 at rtol = 1e-12), so the limit counts as reached at ``||mu(1/2)|| <= 1e3 rtol ||mu_0||``.
+FINITE_TIME_MU_FACTOR = 1e3
+
+DEPTH_ONE = "depth 1: no hidden layer, W is balanced and the flow is constant"
 
 
 def _inner_rtol(rtol: float) -> float:
     """Relative residual of the inner Gram solves: below the step tolerance, above rounding."""
     return min(1e-6, max(1e-2 * rtol, 1e-12))
-
-
-def _depth_one(W, flow, method, record, t_eval=None) -> FlowResult:
-    times = np.zeros(1) if t_eval is None else np.union1d([0.0], t_eval)
-    zero = np.zeros(times.size)
-    R = np.full(times.size, 0.5 * sum(np.vdot(w, w).real for w in W))
-    return FlowResult(tuple(W), times, zero, R, zero, 0, 0, 0, True,
-                      "depth 1: no hidden layer, W is balanced and the flow is constant", flow, method,
-                      (tuple(W),) * times.size if record == "weights" else None)
 
 
 def l2_flow(
@@ -83,21 +93,37 @@ def l2_flow(
         Fixed step (no error control), for convergence-order studies.
     record : {"summary", "weights"}
         Whether to keep the weights at the recorded times.
+    max_steps : int
+        Budget of accepted plus rejected steps.
     mu_tol : float, optional
-        Stop once ``||mu|| <= mu_tol``.
+        Stop once ``||mu|| <= mu_tol``; ``converged`` says whether it was reached.
 
     Returns
     -------
     FlowResult
+        ``converged``: ``mu_tol`` reached (False without ``mu_tol``); ``reached_t_final``: the
+        run arrived at ``t_final`` within its tolerances.
+
+    Notes
+    -----
+    Scale: the velocity is homogeneous of degree 1, so ``l2_flow(cW, t)`` is ``c`` times
+    ``l2_flow(W, t)`` (same times); the flow runs on ``W / s`` at scale 1. On the fiber over
+    ``X = 0`` (a zero layer, or cancelling layers) ``Pi_V(W) = W`` (since ``dphi_W(W) = N X = 0``),
+    so the fiber flow is exactly ``W(t) = e^{-t} W``, tending to the balanced point 0.
     """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    if space not in _SPACES:
-        raise ValueError(f"space must be one of {_SPACES}, got {space!r}")
-    W, t_final, t_eval = check_options(W, t_final, rtol, atol, record, t_eval, step, max_steps)
+    method, space = _check(method=(method, METHOD), space=(space, SPACE))
+    opts = check_options(W, t_final, rtol, atol, record, t_eval, step, max_steps, mu_tol=mu_tol)
     flow = f"l2-{space}"
-    if len(W) == 1:
-        return _depth_one(W, flow, method, record, t_eval)
+    if len(opts.W) == 1:
+        return constant_result(opts.W, opts, flow=flow, method=method, reason=DEPTH_ONE)
+    scale = FlowScale.of(opts.W, degree=1)
+    return scale.outward(run_l2(scale.inward(opts), method=method, space=space))
+
+
+def run_l2(opts: FlowOptions, *, method: str, space: str, budget=None) -> FlowResult:
+    """The L2 flow on normalised weights ``opts.W`` (scale about 1), options already checked."""
+    W = opts.W
+    flow = f"l2-{space}"
     notes = []
     use_fiber_scheme = False
     if space == "fiber":
@@ -115,22 +141,17 @@ def l2_flow(
             else:
                 notes.append("funnel widths, but W has no component in the extra fiber directions: "
                              "the fiber flow is the orbit flow here")
-    stop = None if mu_tol is None else (lambda w: _moment_norm(w) <= mu_tol)
-    inner = _inner_rtol(rtol)
+    inner = _inner_rtol(opts.rtol)
     if use_fiber_scheme:
         velocity = FiberVelocity(inner)
         if method == "scipy":
-            return run_scipy(W, velocity, t_final, flow=flow, rtol=rtol, atol=atol, t_eval=t_eval,
-                             max_steps=max_steps, record=record, notes=notes)
-        retract = fiber_retraction(end_to_end(W), velocity)
-        return run_projected(W, velocity, retract, t_final, flow=flow, rtol=rtol, atol=atol, t_eval=t_eval,
-                             step=step, max_steps=max_steps, record=record, stop=stop, notes=notes)
+            return run_scipy(W, velocity, opts, flow=flow, notes=notes)
+        retract = fiber_retraction(W, velocity)
+        return run_projected(W, velocity, retract, opts, flow=flow, notes=notes, budget=budget)
     generator = L2Generator(inner, trivial_stabiliser=stabiliser_subspace(W).dim == 0)
     if method == "scipy":
-        return run_scipy(W, orbit_velocity(generator), t_final, flow=flow, rtol=rtol, atol=atol,
-                         t_eval=t_eval, max_steps=max_steps, record=record, notes=notes)
-    return run_group(W, generator, t_final, flow=flow, rtol=rtol, atol=atol, t_eval=t_eval, step=step,
-                     max_steps=max_steps, record=record, stop=stop, notes=notes)
+        return run_scipy(W, orbit_velocity(generator), opts, flow=flow, notes=notes)
+    return run_group(W, generator, opts, flow=flow, notes=notes, budget=budget)
 
 
 def l2_flow_finite_time(
@@ -144,38 +165,89 @@ def l2_flow_finite_time(
     step: float | None = None,
     record: str = "summary",
     max_steps: int = 20_000,
+    mu_tol: float | None = None,
 ) -> FlowResult:
     """The L2 orbit flow in the time ``s = (1 - exp(-2t))/2``: its limit at ``s = 1/2``.
 
     ``dW/ds = -A_W(xi)`` with ``A_W^* A_W xi = mu_0 = mu(W(0))`` (a fixed right-hand side), so
     that ``mu(W(s)) = (1 - 2s) mu_0`` and, on closed orbits, ``W(1/2)`` is the limit of the
-    L2 flow as ``t -> infinity`` [derived]. On non-closed orbits ``||dW/ds|| ~ (1-2s)^{-1/2}``:
-    the step size collapses before ``s = 1/2``, and the result says so (``converged=False``);
-    use :func:`l2_flow` there. Times in the result are values of s; ``t = -log(1 - 2s)/2``.
+    L2 flow as ``t -> infinity`` [derived]. Times in the result are values of s;
+    ``t = -log(1 - 2s)/2``.
+
+    ``converged`` means the limit was reached: the run arrived at ``s_final = 1/2`` (within its
+    error tolerances, inner solves converged) with ``||mu(W(1/2))|| <= mu_tol`` (default
+    ``1e3 rtol ||mu_0||``, see :data:`FINITE_TIME_MU_FACTOR`). A run to ``s_final < 1/2`` is
+    never converged (``reached_t_final`` says it arrived). On non-closed orbits
+    ``||dW/ds|| ~ (1-2s)^{-1/2}`` and the limit lies outside the orbit: the run may arrive at
+    ``s = 1/2`` (``reached_t_final``) with ``||mu||`` small, but ``W(s)`` is only Hoelder-1/2
+    there and the end point is not certified (measured 1e-6 to 1e-5 from the L2 flow's limit),
+    so ``converged`` is False and the message says why; use :func:`l2_flow` there.
 
     On funnel widths where W has a component in the non-gauge fiber directions this integrates
-    the orbit flow, not the fiber flow (the message says so).
+    the orbit flow, not the fiber flow (the message says so). Scale: homogeneous of degree 1,
+    like :func:`l2_flow` (``s`` does not rescale).
     """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    s_final = float(s_final)
-    if not 0 < s_final <= 0.5:
-        raise ValueError(f"s_final must lie in (0, 1/2], got {s_final}")
-    W, s_final, s_eval = check_options(W, s_final, rtol, atol, record, s_eval, step, max_steps)
+    (method,) = _check(method=(method, METHOD))
+    opts = check_options(W, s_final, rtol, atol, record, s_eval, step, max_steps, mu_tol=mu_tol,
+                         time_name="s_final", eval_name="s_eval")
     flow = "l2-finite-time"
-    if len(W) == 1:
-        return _depth_one(W, flow, method, record, s_eval)
+    if len(opts.W) == 1:
+        res = constant_result(opts.W, replace(opts, mu_tol=None), flow=flow, method=method, reason=DEPTH_ONE,
+                              time_name="s")
+        return _limit_verdict(res, 0.0 if opts.mu_tol is None else opts.mu_tol, opts.t_final, 0.0)
+    scale = FlowScale.of(opts.W, degree=1)
+    inner = scale.inward(opts)
+    mu0 = _moment_norm(inner.W)
+    target = FINITE_TIME_MU_FACTOR * inner.rtol * mu0 if inner.mu_tol is None else inner.mu_tol
+    res = run_finite_time(replace(inner, mu_tol=None), method=method)
+    if res.converged is None:  # orbit not closed (run_finite_time's mark): the end point is not certified
+        res = replace(res, converged=False, message=res.message.split("; no mu_tol requested")[0] +
+                      "; converged is False: on a non-closed orbit the end point is only Hoelder-1/2 in s at "
+                      "s = 1/2 and is not certified as the L2 flow's limit (measured up to 1e-5 away from it); "
+                      "use l2_flow")
+        return scale.outward(res)
+    return scale.outward(_limit_verdict(res, target, inner.t_final, mu0))
+
+
+def run_finite_time(opts: FlowOptions, *, method: str) -> FlowResult:
+    """The finite-time form on normalised weights (no stopping tolerance; see :func:`_limit_verdict`).
+
+    ``converged`` is set to None on non-closed orbits (the end point cannot be certified).
+    """
+    W = opts.W
+    flow = "l2-finite-time"
     reg = _regime(W)
     notes = []
     if not reg.orbit_closed:
         notes.append("orbit not closed (some W_i has rank above rank X): the velocity blows up like "
-                     "(1-2s)^{-1/2} at s = 1/2 and the finite-time form cannot reach the limit")
+                     "(1-2s)^{-1/2} at s = 1/2 and the limit lies outside the orbit")
     if not reg.orbit_is_fiber and reg.extra_fiber_component > SAME_FLOW_TOL:
         notes.append("funnel widths with a non-gauge fiber component: this is the orbit flow, "
                      "not the fiber flow")
-    generator = L2Generator(_inner_rtol(rtol), fixed_rhs=_moment_map(W), trivial_stabiliser=reg.stabiliser_dim == 0)
+    if np.all(_end_to_end(W) == 0):
+        notes.append("X = 0: the limit is W = 0, outside the orbit")
+    generator = L2Generator(_inner_rtol(opts.rtol), fixed_rhs=_moment_map(W),
+                            trivial_stabiliser=reg.stabiliser_dim == 0)
     if method == "scipy":
-        return run_scipy(W, orbit_velocity(generator), s_final, flow=flow, rtol=rtol, atol=atol,
-                         t_eval=s_eval, max_steps=max_steps, record=record, ivp_method="DOP853", notes=notes)
-    return run_group(W, generator, s_final, flow=flow, rtol=rtol, atol=atol, t_eval=s_eval, step=step,
-                     max_steps=max_steps, record=record, notes=notes, time_name="s")
+        res = run_scipy(W, orbit_velocity(generator), opts, flow=flow, ivp_method="DOP853", notes=notes,
+                        time_name="s")
+    else:
+        res = run_group(W, generator, opts, flow=flow, notes=notes, time_name="s")
+    return res if reg.orbit_closed else replace(res, converged=None)
+
+
+def _limit_verdict(res: FlowResult, target: float, s_final: float, mu0: float) -> FlowResult:
+    """``converged``: the run reached ``s = 1/2`` soundly and ``||mu(W(1/2))|| <= target``."""
+    message = res.message.split("; no mu_tol requested")[0]
+    if s_final < 0.5:
+        return replace(res, converged=False, message=f"{message}; s_final = {s_final:.6g} < 1/2: the limit is "
+                       "at s = 1/2, so converged is False")
+    mu_end = float(res.mu_norm[-1])
+    rel, rel_target = (mu_end / mu0, target / mu0) if mu0 > 0 else (mu_end, target)
+    if not res.reached_t_final:
+        return replace(res, converged=False, message=f"{message}; the limit at s = 1/2 was not reached")
+    if mu_end <= target:
+        return replace(res, converged=True, message=f"{message}; limit reached: ||mu(W(1/2))|| / ||mu_0|| = {rel:.2e} "
+                       f"<= mu_tol / ||mu_0|| = {rel_target:.2e}")
+    return replace(res, converged=False, message=f"{message}; s = 1/2 reached but ||mu|| / ||mu_0|| = {rel:.2e} > "
+                   f"mu_tol / ||mu_0|| = {rel_target:.2e}: not the limit")

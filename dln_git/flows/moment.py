@@ -8,16 +8,16 @@ solve). **[paper]** converges globally; ``d/dt ||mu||^2 = -4 ||A_W(mu)||^2 <= 0`
 
 from __future__ import annotations
 
-from ..core.moment_map import _moment_norm
+from dataclasses import replace
+
+from ..core.options import check_options as _check
 from ..core.regime import regime as _regime
 from .fields import MomentGenerator
-from .l2 import _depth_one
+from .l2 import DEPTH_ONE, METHOD
 from .results import FlowResult
-from .runner import check_options, orbit_velocity, run_group, run_scipy
+from .runner import FlowOptions, FlowScale, check_options, constant_result, orbit_velocity, run_group, run_scipy
 
 __all__ = ["moment_flow"]
-
-_METHODS = ("group", "scipy")
 
 
 def moment_flow(
@@ -39,22 +39,40 @@ def moment_flow(
     see :func:`dln_git.flows.l2_flow`) keeps X to rounding error; ``method="scipy"`` runs
     ``solve_ivp`` (RK45) on flattened weights. The message says whether the orbit is closed
     (exponential convergence) or not (algebraic, ``||mu|| ~ C/t``). Options as in
-    :func:`dln_git.flows.l2_flow`; ``mu_tol`` stops the run once ``||mu|| <= mu_tol``.
+    :func:`dln_git.flows.l2_flow`; ``mu_tol`` stops the run once ``||mu|| <= mu_tol``, and
+    ``converged`` says whether it was reached (False without ``mu_tol``; ``reached_t_final``
+    says whether the run arrived at ``t_final``).
+
+    Scale [derived]: the velocity is homogeneous of degree 3, ``-A_{cW}(mu(cW)) = -c^3
+    A_W(mu(W))``, so the flow from ``cW`` at time ``t`` is ``c`` times the flow from W at time
+    ``c^2 t``: ``moment_flow(c W, t).weights = c * moment_flow(W, c**2 t).weights``. Times are
+    reported in the caller's units. Where ``c^2 t`` underflows (weights of scale ~1e-150 and
+    below over moderate times) W moves by less than rounding and is returned unchanged (copied);
+    where it overflows, a ``ValueError`` names the time.
     """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    W, t_final, t_eval = check_options(W, t_final, rtol, atol, record, t_eval, step, max_steps)
-    if len(W) == 1:
-        return _depth_one(W, "moment", method, record, t_eval)
+    (method,) = _check(method=(method, METHOD))
+    opts = check_options(W, t_final, rtol, atol, record, t_eval, step, max_steps, mu_tol=mu_tol)
+    if len(opts.W) == 1:
+        return constant_result(opts.W, opts, flow="moment", method=method, reason=DEPTH_ONE)
+    scale = FlowScale.of(opts.W, degree=3)
+    inner = scale.inward(opts)
+    if scale.frozen(inner):
+        frozen = constant_result(inner.W, replace(opts, W=inner.W, mu_tol=inner.mu_tol), flow="moment",
+                                 method=method, reason="at this scale of W the flow moves it by less than "
+                                 "rounding over the requested times (t scale^2 underflows): W is returned unchanged")
+        return scale.outward(frozen, map_times=False)
+    return scale.outward(run_moment(inner, method=method))
+
+
+def run_moment(opts: FlowOptions, *, method: str, budget=None) -> FlowResult:
+    """The moment flow on normalised weights ``opts.W`` (scale about 1), options already checked."""
+    W = opts.W
     reg = _regime(W)
     notes = [
         "orbit closed: exponential convergence" if reg.orbit_closed
         else "orbit not closed (some W_i has rank above rank X): convergence is only algebraic, ||mu|| ~ C/t"
     ]
     generator = MomentGenerator()
-    stop = None if mu_tol is None else (lambda w: _moment_norm(w) <= mu_tol)
     if method == "scipy":
-        return run_scipy(W, orbit_velocity(generator), t_final, flow="moment", rtol=rtol, atol=atol,
-                         t_eval=t_eval, max_steps=max_steps, record=record, notes=notes)
-    return run_group(W, generator, t_final, flow="moment", rtol=rtol, atol=atol, t_eval=t_eval, step=step,
-                     max_steps=max_steps, record=record, stop=stop, notes=notes, retract=False)
+        return run_scipy(W, orbit_velocity(generator), opts, flow="moment", notes=notes)
+    return run_group(W, generator, opts, flow="moment", notes=notes, retract=False, budget=budget)

@@ -37,6 +37,7 @@ from ..core.gauge import _act_pairs
 from ..core.gram import GramOperator
 from ..core.linalg import herm, norm
 from ..core.moment_map import _moment_map, _regularizer
+from ..core.scaling import safe_norm
 from .lie_group import hermitian_eig
 
 __all__ = ["NewtonRun", "geometric_mean_sweep", "newton_balance", "scalar_prebalance"]
@@ -64,13 +65,14 @@ def scalar_prebalance(W) -> tuple[np.ndarray, ...]:
     """``W_i <- (c_i / c_{i-1}) W_i`` with ``||W_i||_F`` all equal to ``(prod_i ||W_i||_F)^{1/N}``.
 
     The minimiser of R over scalar gauge elements ``g_i = c_i I``; X is unchanged (the factors
-    telescope). Layers with ``W_i = 0`` leave W unchanged.
+    telescope). Layers with ``W_i = 0`` leave W unchanged (copied). Norms are taken without
+    overflow or underflow (:func:`dln_git.core.scaling.safe_norm`), so any representable W works.
     """
-    norms = np.array([float(np.linalg.norm(w)) for w in W])
+    norms = np.array([safe_norm(w) for w in W])
     if np.any(norms == 0) or len(W) == 1:
-        return tuple(W)
-    target = np.exp(np.mean(np.log(norms)))
-    return tuple(w * (target / n) for w, n in zip(W, norms, strict=True))
+        return tuple(np.array(w) for w in W)
+    log_target = np.mean(np.log(norms))
+    return tuple(w * np.exp(log_target - np.log(n)) for w, n in zip(W, norms, strict=True))
 
 
 def _pair_balance(A: np.ndarray, B: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:

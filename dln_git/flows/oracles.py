@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.linalg import herm
+from ..core.options import check_options
+from ..core.scaling import normalized, rescale
 from ..core.validation import as_weights
 
 __all__ = ["GeometricMeanBalance", "geometric_mean_balance"]
@@ -48,6 +50,8 @@ def geometric_mean_balance(W, *, rtol: float = 1e-12) -> GeometricMeanBalance:
     ``P = W_1 W_1^*``, ``Q = W_2^* W_2``, ``H = P^{-1/2} (P^{1/2} Q P^{1/2})^{1/2} P^{-1/2}``
     (so ``H P H = Q``), ``g = H^{1/2}`` and ``g.W = (g W_1, W_2 g^{-1})`` has ``mu = 0`` and the
     same end-to-end map. The orbit is closed and this point minimises R on it (Kempf–Ness).
+    Computed on ``W / s`` (s a power of two near the layer norms): g and H do not depend on the
+    scale of W, the weights are multiplied back by s.
 
     Raises
     ------
@@ -56,10 +60,12 @@ def geometric_mean_balance(W, *, rtol: float = 1e-12) -> GeometricMeanBalance:
         largest): then the orbit is not closed or W is rank-deficient, and no balanced point lies in
         the orbit itself (use the flows, which converge to the orbit closure).
     """
+    (rtol,) = check_options(rtol=rtol)
     W = as_weights(W)
     if len(W) != 2:
         raise ValueError(f"the geometric-mean oracle is for depth N = 2, got depth {len(W)}")
-    W1, W2 = W
+    # scale: P, Q scale by c^2 and H by 1 (H P H = Q), so work at scale 1 and rescale the weights
+    (W1, W2), s = normalized(W)
     P = W1 @ herm(W1)
     Q = herm(W2) @ W2
     p, U = np.linalg.eigh(0.5 * (P + herm(P)))
@@ -77,4 +83,4 @@ def geometric_mean_balance(W, *, rtol: float = 1e-12) -> GeometricMeanBalance:
     H = (V * h) @ herm(V)
     g = (V * np.sqrt(h)) @ herm(V)
     g_inv = (V / np.sqrt(h)) @ herm(V)
-    return GeometricMeanBalance((g @ W1, W2 @ g_inv), g, H)
+    return GeometricMeanBalance(tuple(rescale((g @ W1, W2 @ g_inv), s, 1, "the balanced weights")), g, H)

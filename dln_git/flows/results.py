@@ -28,8 +28,11 @@ class FlowResult:
     steps, rejected, evaluations : int
         Accepted and rejected steps, vector-field evaluations.
     converged : bool
-        The run reached its end (``t_final``, or the stopping tolerance) with every inner
-        linear solve converged.
+        The requested tolerance was reached and the output is finite: ``||mu(W_final)|| <=
+        mu_tol`` (the stopping tolerance; for :func:`dln_git.flows.l2_flow_finite_time`, the
+        limit at ``s = 1/2`` to its ``mu_tol``), with every step within its error tolerance and
+        every inner linear solve converged. False whenever no ``mu_tol`` was requested: a run that
+        merely reached its final time says so in ``reached_t_final``.
     message : str
         What happened, including the regime facts that bear on the flow.
     flow : str
@@ -39,6 +42,16 @@ class FlowResult:
         DP5(4) plus retraction onto the fiber; ``"scipy"``: ``solve_ivp`` on flattened weights).
     trajectory : tuple of weight tuples or None
         The weights at the recorded times, if requested (``record="weights"``).
+    reached_t_final : bool
+        The integration arrived at the final time (``t_final``, or ``s_final``) with every step
+        within its error tolerance, every inner solve converged and a finite output. False if
+        it stopped earlier (at ``mu_tol``, a budget, a step-size collapse or a failed solve).
+
+    Notes
+    -----
+    Values of ``||mu||`` and R below the float64 range (weights of scale ~1e-160 or smaller)
+    are reported as 0; the flow itself runs on ``W / s`` at scale 1 (see
+    :mod:`dln_git.flows.runner`) and its verdicts are taken there.
     """
 
     weights: tuple[np.ndarray, ...]
@@ -54,6 +67,7 @@ class FlowResult:
     flow: str
     method: str
     trajectory: tuple | None = None
+    reached_t_final: bool = False
 
     @property
     def max_x_drift(self) -> float:
