@@ -53,7 +53,7 @@ def compute(size: str = "paper") -> dict:
                 res = dg.l2_flow(W, p["t_final"], t_eval=t_eval, rtol=p["rtol"], space=space)
                 runs.append({
                     "case": case, "space": space, "t": res.times, "ratio": res.mu_norm / res.mu_norm[0],
-                    "drift": res.x_drift, "method": res.method, "converged": res.converged,
+                    "drift": res.x_drift, "method": res.method, "reached_t_final": res.reached_t_final,
                 })
     return {"runs": runs, "rtol": p["rtol"], "t_final": p["t_final"]}
 

@@ -101,14 +101,14 @@ def compute(size: str = "paper") -> dict:
             closed.append({"widths": widths, "equal": equal, "t": res.times, "ratio": ratio,
                            "predicted": pred, "linearised": lin, "formula": formula_rate(W) if equal else None,
                            "measured": measured_rate(res.times, ratio, p["window"]),
-                           "converged": res.converged})
+                           "reached_t_final": res.reached_t_final})
     rng_nc = np.random.default_rng(SEED + 100)
     not_closed = []
     for widths in p["not_closed"]:
         W = make_instance(Case("not closed", widths), rng_nc)  # generic Gaussian layers: orbit not closed
         t_eval = np.concatenate([[0.0], np.geomspace(1e-2, p["t_long"], p["points"])])
         res = dg.moment_flow(W, p["t_long"], t_eval=t_eval, rtol=p["rtol_long"])
-        not_closed.append({"widths": widths, "t": res.times, "mu": res.mu_norm, "converged": res.converged,
+        not_closed.append({"widths": widths, "t": res.times, "mu": res.mu_norm, "reached_t_final": res.reached_t_final,
                            "C": float(res.times[-1] * res.mu_norm[-1])})
     return {"closed": closed, "not_closed": not_closed, "window": p["window"]}
 
