@@ -352,3 +352,17 @@ def test_blas_threads_are_capped_during_a_serial_run_and_restored(temporary_clai
         assert blas_threads() == before
         verify("test.blas", threads_per_job=0)
         assert seen[-1] == before
+
+
+def test_pool_workers_keep_their_blas_cap():
+    # The worker initializer entered a BLAS cap whose context manager was garbage-collected at
+    # once, restoring the default: workers ran with every core's worth of BLAS threads.
+    import gc
+
+    from threadpoolctl import threadpool_limits
+
+    from dln_git.claims.workers import blas_threads_in_use, default_start_method, process_pool
+
+    with threadpool_limits(limits=2), process_pool(1, default_start_method(), 1) as pool:
+        pool.submit(gc.collect).result()
+        assert pool.submit(blas_threads_in_use).result() == 1

@@ -106,8 +106,22 @@ def _init_worker(threads: int | None) -> None:
     if threads is not None:
         for var in _BLAS_THREAD_VARIABLES:  # libraries loaded from now on, and subprocesses
             os.environ[var] = str(threads)
-        blas_threads(threads).__enter__()  # for the worker's lifetime
+        # Kept referenced for the worker's lifetime: an unreferenced context manager entered
+        # here is garbage-collected at once, and its exit restored the default thread count.
+        global _WORKER_BLAS_LIMITS
+        _WORKER_BLAS_LIMITS = threadpool_limits(limits=threads)
     all_claims()
+
+
+#: The BLAS cap of a pool worker (see :func:`_init_worker`).
+_WORKER_BLAS_LIMITS = None
+
+
+def blas_threads_in_use() -> int:
+    """The largest thread count among this process's BLAS libraries (threadpoolctl)."""
+    from threadpoolctl import threadpool_info
+
+    return max((int(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas"), default=1)
 
 
 def default_start_method() -> str:
