@@ -1,0 +1,139 @@
+"""Gramians, their square-root factors and Hankel singular values (MATH.md section 5).
+
+For a stable system the controllability and observability Gramians P, Q solve
+
+* continuous time: ``A P + P A^* + B B^* = 0`` and ``A^* Q + Q A + C^* C = 0``;
+* discrete time:   ``A P A^* - P + B B^* = 0`` and ``A^* Q A - Q + C^* C = 0``
+
+(``scipy.linalg.solve_continuous_lyapunov`` / ``solve_discrete_lyapunov``). Under
+``T.(A, B, C) = (T A T^{-1}, T B, C T^{-1})`` they transform as ``P -> T P T^*`` and
+``Q -> T^{-*} Q T^{-1}``, so the eigenvalues of ``P Q`` are invariants; their square roots are the
+Hankel singular values. They are computed by the square-root method: with ``P = L_c L_c^*`` and
+``Q = L_o L_o^*``, the HSV are the singular values of ``L_o^* L_c`` (no product ``P Q``, whose
+eigenvalues lose half the digits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+from ..core.options import Rule, check_options
+from .state_space import StateSpace, as_state_space
+
+__all__ = [
+    "BOUNDARY_TOL",
+    "Gramians",
+    "check_stable",
+    "gramian_factor",
+    "gramians",
+    "hankel_singular_values",
+]
+
+#: Default relative distance to the stability boundary below which a pole counts as on it.
+BOUNDARY_TOL = 1e-9
+BOUNDARY_RULE = Rule.nonnegative("the relative distance of a pole to the stability boundary counted as on it")
+
+
+def _boundary_distance(sys: StateSpace, lam: np.ndarray) -> np.ndarray:
+    """Signed distance of each pole to the boundary, relative (> 0 stable side)."""
+    if sys.is_discrete:
+        return 1.0 - np.abs(lam)
+    scale = max(np.linalg.norm(sys.A, 1), np.finfo(float).tiny)
+    return -lam.real / scale
+
+
+def check_stable(sys: StateSpace, what: str = "the Gramians", boundary_tol: float = BOUNDARY_TOL) -> None:
+    """Raise ``ValueError`` unless every pole is strictly inside the stability region.
+
+    A pole within ``boundary_tol`` of the boundary (relative to ``||A||_1`` in continuous time,
+    absolute in ``| |z| - 1 |`` in discrete time) is reported as on the boundary.
+    """
+    (boundary_tol,) = check_options(boundary_tol=(boundary_tol, BOUNDARY_RULE))
+    lam = sys.poles()
+    if lam.size == 0:
+        return
+    dist = _boundary_distance(sys, lam)
+    region = "|z| < 1" if sys.is_discrete else "Re(s) < 0"
+    on = np.abs(dist) <= boundary_tol
+    if on.any():
+        raise ValueError(
+            f"{what} need an asymptotically stable system, but {int(on.sum())} pole(s) lie on the stability "
+            f"boundary (within boundary_tol = {boundary_tol:g}), e.g. {lam[on][0]:.6g}; no balanced realization "
+            "exists for such a system (split it off or shift it first)"
+        )
+    bad = dist < 0
+    if bad.any():
+        raise ValueError(
+            f"{what} need an asymptotically stable system ({region}), but {int(bad.sum())} pole(s) are unstable, "
+            f"e.g. {lam[bad][0]:.6g}; use balanced_realization/balanced_truncation with unstable='split' to "
+            "treat the stable part only"
+        )
+
+
+@dataclass(frozen=True)
+class Gramians:
+    """Controllability Gramian P, observability Gramian Q and factors ``P = Lc Lc^*``, ``Q = Lo Lo^*``."""
+
+    P: np.ndarray
+    Q: np.ndarray
+    Lc: np.ndarray
+    Lo: np.ndarray
+
+
+def _hermitian(M: np.ndarray) -> np.ndarray:
+    return (M + M.conj().T) / 2
+
+
+def _lyapunov(A: np.ndarray, W: np.ndarray, discrete: bool) -> np.ndarray:
+    if A.shape[0] == 0:
+        return np.zeros((0, 0), dtype=W.dtype)
+    if discrete:
+        return _hermitian(scipy.linalg.solve_discrete_lyapunov(A, W))
+    return _hermitian(scipy.linalg.solve_continuous_lyapunov(A, -W))
+
+
+def gramian_factor(G) -> np.ndarray:
+    """A square factor ``L`` with ``L L^* = G`` for a Hermitian positive semi-definite ``G``.
+
+    ``L = V diag(sqrt(max(lambda, 0)))`` from the eigendecomposition ``G = V diag(lambda) V^*``:
+    unlike a Cholesky factorisation it exists for singular G and for the tiny negative
+    eigenvalues rounding leaves in a computed Gramian (they are set to zero; they are of the
+    order of ``eps ||G||``).
+    """
+    G = np.asarray(G)
+    if G.ndim != 2 or G.shape[0] != G.shape[1]:
+        raise ValueError(f"G must be a square matrix, got shape {G.shape}")
+    if G.shape[0] == 0:
+        return np.zeros((0, 0), dtype=G.dtype)
+    lam, V = np.linalg.eigh(_hermitian(G))
+    return V * np.sqrt(np.clip(lam, 0.0, None))
+
+
+def gramians(sys, *, boundary_tol: float = BOUNDARY_TOL) -> Gramians:
+    """Both Gramians of a stable system and their square-root factors.
+
+    Raises
+    ------
+    ValueError
+        If the system is unstable or has poles on the stability boundary (the Gramians do not
+        exist, or are infinite).
+    """
+    sys = as_state_space(sys)
+    check_stable(sys, "the Gramians", boundary_tol)
+    A = sys.A
+    P = _lyapunov(A, sys.B @ sys.B.conj().T, sys.is_discrete)
+    Q = _lyapunov(A.conj().T, sys.C.conj().T @ sys.C, sys.is_discrete)
+    if not (np.isfinite(P).all() and np.isfinite(Q).all()):
+        raise ValueError("the Lyapunov solvers returned non-finite Gramians (entries of the system too large?)")
+    return Gramians(P, Q, gramian_factor(P), gramian_factor(Q))
+
+
+def hankel_singular_values(sys, *, boundary_tol: float = BOUNDARY_TOL) -> np.ndarray:
+    """Hankel singular values, descending: the singular values of ``L_o^* L_c`` (square-root method)."""
+    g = gramians(sys, boundary_tol=boundary_tol)
+    if g.P.shape[0] == 0:
+        return np.zeros(0)
+    return scipy.linalg.svd(g.Lo.conj().T @ g.Lc, compute_uv=False)
