@@ -22,7 +22,7 @@ import numpy as np
 import scipy.linalg
 
 from ..core.options import Rule, check_options
-from .gramians import BOUNDARY_RULE, BOUNDARY_TOL, check_stable, gramians
+from .gramians import BOUNDARY_RULE, BOUNDARY_TOL, check_stable, gramians, normalised, scaled_hsv
 from .stable_split import StableSplit, split_stable
 from .state_space import StateSpace, as_state_space
 
@@ -49,13 +49,17 @@ def _balance_stable(sys: StateSpace, rank_rtol: float, boundary_tol: float) -> _
     n = sys.n_states
     if n == 0:
         return _StableBalance(np.zeros((0, 0)), np.zeros((0, 0)), np.zeros(0), 0)
-    g = gramians(sys, boundary_tol=boundary_tol)
+    # on (A, B/b, C/c): T~ balances it, and T = sqrt(c/b) T~ balances (A, B, C) with HSV b c s~
+    scaled, b, c = normalised(sys)
+    g = gramians(scaled, boundary_tol=boundary_tol)
     U, s, Vh = scipy.linalg.svd(g.Lo.conj().T @ g.Lc)
     r = int(np.sum(s > rank_rtol * s[0])) if s[0] > 0 else 0
+    hsv = scaled_hsv(s, b, c)
     root = 1.0 / np.sqrt(s[:r])
-    T = root[:, None] * (U[:, :r].conj().T @ g.Lo.conj().T)
-    T_inv = (g.Lc @ Vh[:r].conj().T) * root
-    return _StableBalance(T, T_inv, s, r)
+    ratio = np.sqrt(c / b)
+    T = (ratio * root)[:, None] * (U[:, :r].conj().T @ g.Lo.conj().T)
+    T_inv = (g.Lc @ Vh[:r].conj().T) * (root / ratio)
+    return _StableBalance(T, T_inv, hsv, r)
 
 
 def _block_diag(a, b):
@@ -136,9 +140,12 @@ def gramian_residual(stable_balanced: StateSpace, hsv: np.ndarray, boundary_tol:
     """``max(||P - diag(hsv)||_F, ||Q - diag(hsv)||_F) / ||hsv||`` for a balanced stable system."""
     if stable_balanced.n_states == 0:
         return 0.0
-    g = gramians(stable_balanced, boundary_tol=boundary_tol)
-    S = np.diag(hsv)
-    return float(max(np.linalg.norm(g.P - S), np.linalg.norm(g.Q - S)) / np.linalg.norm(hsv))
+    # at the scale of hsv[0] (B and C divided by sqrt(hsv[0])), so that B B^* stays representable
+    f = 1.0 / np.sqrt(hsv[0])
+    sb = stable_balanced
+    g = gramians(StateSpace(sb.A, sb.B * f, sb.C * f, sb.D, sb.dt), boundary_tol=boundary_tol)
+    S = np.diag(hsv / hsv[0])
+    return float(max(np.linalg.norm(g.P - S), np.linalg.norm(g.Q - S)) / np.linalg.norm(hsv / hsv[0]))
 
 
 def balanced_realization(sys, *, unstable: str = "split", nonminimal: str = "reduce", rank_rtol: float = RANK_RTOL,

@@ -131,9 +131,41 @@ def gramians(sys, *, boundary_tol: float = BOUNDARY_TOL) -> Gramians:
     return Gramians(P, Q, gramian_factor(P), gramian_factor(Q))
 
 
+def _power_of_two(M: np.ndarray) -> float:
+    """``2^e`` with ``2^e <= max|M_ij| < 2^{e+1}`` (1 for a zero matrix): an exact rescaling factor."""
+    top = float(np.max(np.abs(M))) if M.size else 0.0
+    return 1.0 if top == 0 else float(np.ldexp(1.0, int(np.frexp(top)[1]) - 1))
+
+
+def normalised(sys: StateSpace) -> tuple[StateSpace, float, float]:
+    """``(A, B/b, C/c, D)`` with b, c powers of two making ``max|B|``, ``max|C|`` about one, and (b, c).
+
+    The Gramians of the rescaled system are ``P/b^2`` and ``Q/c^2`` and its Hankel singular values
+    ``s/(b c)``: this keeps ``B B^*`` and ``C^* C`` representable for systems whose B, C are so small or
+    large that the squares under- or overflow while the Hankel singular values do not.
+    """
+    b, c = _power_of_two(sys.B), _power_of_two(sys.C)
+    return StateSpace(sys.A, sys.B / b, sys.C / c, sys.D, sys.dt), b, c
+
+
+def scaled_hsv(s: np.ndarray, b: float, c: float) -> np.ndarray:
+    """``b c s``, or ``ValueError`` where a nonzero value is not representable in float64."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = (s * b) * c
+    if not np.isfinite(out).all() or np.any((out == 0) & (s > 0)):
+        raise ValueError(f"the Hankel singular values (about {s[0]:.3e} * {b:.3e} * {c:.3e}) are not representable "
+                         "in float64: rescale B and C")
+    return out
+
+
 def hankel_singular_values(sys, *, boundary_tol: float = BOUNDARY_TOL) -> np.ndarray:
-    """Hankel singular values, descending: the singular values of ``L_o^* L_c`` (square-root method)."""
-    g = gramians(sys, boundary_tol=boundary_tol)
+    """Hankel singular values, descending: the singular values of ``L_o^* L_c`` (square-root method).
+
+    Computed on the power-of-two normalised system (:func:`normalised`) and rescaled.
+    """
+    sys = as_state_space(sys)
+    scaled, b, c = normalised(sys)
+    g = gramians(scaled, boundary_tol=boundary_tol)
     if g.P.shape[0] == 0:
         return np.zeros(0)
-    return scipy.linalg.svd(g.Lo.conj().T @ g.Lc, compute_uv=False)
+    return scaled_hsv(scipy.linalg.svd(g.Lo.conj().T @ g.Lc, compute_uv=False), b, c)
