@@ -84,7 +84,8 @@ def _cauchy_gramians(rng, size):
                 Q = (C.T @ C) / -(lam[:, None] + lam[None, :])
             s = StateSpace(np.diag(lam), B, C, dt=1.0 if discrete else None)
             g = gramians(s)
-            worst_g = max(worst_g, np.linalg.norm(g.P - P) / np.linalg.norm(P), np.linalg.norm(g.Q - Q) / np.linalg.norm(Q))
+            worst_g = max(worst_g, np.linalg.norm(g.P - P) / np.linalg.norm(P),
+                          np.linalg.norm(g.Q - Q) / np.linalg.norm(Q))
             ref = np.sort(np.sqrt(np.abs(np.linalg.eigvals(P @ Q))))[::-1]
             h = hankel_singular_values(s)
             worst_h = max(worst_h, np.max(np.abs(h - ref)) / ref[0])

@@ -8,7 +8,9 @@ values),
 gives ``T P T^* = S^{-1/2} U^* L_o^* L_c L_c^* L_o U S^{-1/2} = S`` and likewise
 ``T^{-*} Q T^{-1} = S``: both Gramians equal and diagonal. ``T T^{-1} = I`` holds by the same
 algebra, so T^{-1} is never computed by inversion. States whose Hankel singular value is at most
-``rank_rtol * s_1`` are (numerically) uncontrollable or unobservable; only the minimal part,
+``rank_rtol * ||L_o|| ||L_c||`` (``= rank_rtol sqrt(||P|| ||Q||)``, at least ``rank_rtol s_1``; the
+absolute accuracy of the computed values is about eps times it) are (numerically) uncontrollable or
+unobservable; only the minimal part,
 ``S`` restricted to the larger values, can be balanced (then T is r x n and T^{-1} is n x r, a
 projection pair with ``T T^{-1} = I_r``). Unstable systems: the stable part is balanced, the
 unstable part (:mod:`dln_git.systems.stable_split`) is kept whole.
@@ -53,7 +55,11 @@ def _balance_stable(sys: StateSpace, rank_rtol: float, boundary_tol: float) -> _
     scaled, b, c = normalised(sys)
     g = gramians(scaled, boundary_tol=boundary_tol)
     U, s, Vh = scipy.linalg.svd(g.Lo.conj().T @ g.Lc)
-    r = int(np.sum(s > rank_rtol * s[0])) if s[0] > 0 else 0
+    # the absolute accuracy of the computed s_k is ~ eps ||L_o|| ||L_c|| = eps sqrt(||P|| ||Q||) >= eps s_1:
+    # the cut is relative to that scale (relative to s_1 alone, X = W_2 W_1 = 0 up to rounding would
+    # keep a state made of rounding errors)
+    scale = np.linalg.norm(g.Lo, 2) * np.linalg.norm(g.Lc, 2)
+    r = int(np.sum(s > rank_rtol * scale)) if s[0] > 0 else 0
     hsv = scaled_hsv(s, b, c)
     root = 1.0 / np.sqrt(s[:r])
     ratio = np.sqrt(c / b)
@@ -101,7 +107,7 @@ class BalancedRealization:
     order : int
         States of the balanced system (balanced stable part plus unstable part).
     n_removed : int
-        Numerically non-minimal states removed (HSV at most ``rank_rtol * hsv[0]``).
+        Numerically non-minimal states removed (HSV at most ``rank_rtol sqrt(||P|| ||Q||)``).
     n_unstable : int
         States of the unstable part, kept whole (0 for a stable input).
     gramian_residual : float
@@ -160,10 +166,11 @@ def balanced_realization(sys, *, unstable: str = "split", nonminimal: str = "red
         Unstable poles: balance the stable part and keep the unstable part whole ("split"), or
         raise ``ValueError``. Poles on the stability boundary always raise.
     nonminimal : {"reduce", "raise"}
-        States with Hankel singular value ``<= rank_rtol * s_1``: balance the minimal part and
+        States with Hankel singular value ``<= rank_rtol ||L_o|| ||L_c||``: balance the minimal part and
         report them as removed ("reduce"), or raise ``ValueError``.
     rank_rtol : float
-        Relative cut-off on the Hankel singular values for minimality.
+        Relative cut-off on the Hankel singular values for minimality (relative to
+        ``||L_o||_2 ||L_c||_2 = sqrt(||P||_2 ||Q||_2) >= s_1``).
     rtol : float
         Accuracy required of the recomputed balanced Gramians (``gramian_residual``).
     verify : bool
@@ -188,7 +195,7 @@ def balanced_realization(sys, *, unstable: str = "split", nonminimal: str = "red
     if n_removed and nonminimal == "raise":
         raise ValueError(
             f"the system is not minimal: {n_removed} of {st.n_states} stable states have Hankel singular values "
-            f"<= rank_rtol * s_1 = {rank_rtol * (bal.hsv[0] if bal.hsv.size else 0):.2e} (numerically uncontrollable "
+            f"<= rank_rtol sqrt(||P|| ||Q||) (numerically uncontrollable "
             "or unobservable); pass nonminimal='reduce' to balance the minimal part"
         )
     Tb, Tib = bal.T, bal.T_inv
@@ -198,7 +205,7 @@ def balanced_realization(sys, *, unstable: str = "split", nonminimal: str = "red
     residual = gramian_residual(stable_bal, bal.hsv[: bal.order], boundary_tol) if (verify and finite) else np.nan
     parts = [f"balanced {bal.order} stable state(s); Hankel singular values {_span(bal.hsv[: bal.order])}"]
     if n_removed:
-        parts.append(f"{n_removed} non-minimal state(s) removed (HSV <= {rank_rtol:g} s_1)")
+        parts.append(f"{n_removed} non-minimal state(s) removed (HSV <= {rank_rtol:g} sqrt(||P|| ||Q||))")
     if split.n_unstable:
         parts.append(f"{split.n_unstable} unstable state(s) kept whole, not balanced "
                      f"(Sylvester coupling ||X|| = {split.coupling_norm:.2e})")

@@ -98,10 +98,12 @@ def _lyapunov(A: np.ndarray, W: np.ndarray, discrete: bool) -> np.ndarray:
 def gramian_factor(G) -> np.ndarray:
     """A square factor ``L`` with ``L L^* = G`` for a Hermitian positive semi-definite ``G``.
 
-    ``L = V diag(sqrt(max(lambda, 0)))`` from the eigendecomposition ``G = V diag(lambda) V^*``:
-    unlike a Cholesky factorisation it exists for singular G and for the tiny negative
-    eigenvalues rounding leaves in a computed Gramian (they are set to zero; they are of the
-    order of ``eps ||G||``).
+    ``L = V diag(sqrt(lambda_+))`` from the eigendecomposition ``G = V diag(lambda) V^*``, where
+    ``lambda_+`` is lambda with every eigenvalue ``<= n eps lambda_max`` set to zero: unlike a
+    Cholesky factorisation it exists for singular G. A computed Gramian is only known to about
+    ``eps ||G||``, so those eigenvalues are rounding noise; left in, their square roots
+    (``~ sqrt(eps) ||G||^{1/2}``) would turn into spurious Hankel singular values of relative size
+    1e-8 for a non-minimal system (measured on a rank-one ``W_1``).
     """
     G = np.asarray(G)
     if G.ndim != 2 or G.shape[0] != G.shape[1]:
@@ -109,7 +111,8 @@ def gramian_factor(G) -> np.ndarray:
     if G.shape[0] == 0:
         return np.zeros((0, 0), dtype=G.dtype)
     lam, V = np.linalg.eigh(_hermitian(G))
-    return V * np.sqrt(np.clip(lam, 0.0, None))
+    floor = G.shape[0] * np.finfo(float).eps * max(lam[-1], 0.0)
+    return V * np.sqrt(np.where(lam > floor, lam, 0.0))
 
 
 def gramians(sys, *, boundary_tol: float = BOUNDARY_TOL) -> Gramians:

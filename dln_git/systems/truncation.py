@@ -150,7 +150,7 @@ def _choose_order(hsv: np.ndarray, r: int, order, tol, n_unstable: int) -> tuple
         k = order - n_unstable
         if k > r:
             return r, (f"order {order} asked, {r + n_unstable} kept: the other {k - r} stable state(s) have HSV "
-                       f"<= rank_rtol * s_1 (numerically non-minimal, not balanceable)")
+                       f"<= rank_rtol sqrt(||P|| ||Q||) (numerically non-minimal, not balanceable)")
         return k, f"order {order} asked"
     if tol is not None:
         s1 = hsv[0] if hsv.size else 0.0
@@ -172,11 +172,11 @@ def balanced_truncation(sys, order: int | None = None, tol: float | None = None,
         States of the reduced system, unstable ones included (at least their number).
     tol : float, optional
         Keep the fewest states with ``2 sum(discarded HSV) <= tol * s_1``. Neither given: keep
-        the numerically minimal part (HSV above ``rank_rtol * s_1``).
+        the numerically minimal part (HSV above ``rank_rtol sqrt(||P|| ||Q||)``).
     unstable : {"split", "raise"}
         Keep the unstable part whole and reduce the stable part, or raise ``ValueError``.
     rank_rtol : float
-        HSV at most ``rank_rtol * s_1`` are never kept (their states cannot be balanced).
+        HSV at most ``rank_rtol sqrt(||P|| ||Q||)`` are never kept (their states cannot be balanced).
     measure_error : bool
         Estimate ``||G - G_r||_inf`` on a frequency grid of ``n_freq`` points (see module docstring).
     boundary_tol : float

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from systems_helpers import dense_transfer, sample_points
 
 from dln_git.systems import StateSpace, random_state_space
-
-from systems_helpers import dense_transfer, sample_points
 
 
 def test_shapes_are_named_in_errors():
