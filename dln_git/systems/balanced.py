@@ -24,7 +24,15 @@ import numpy as np
 import scipy.linalg
 
 from ..core.options import Rule, check_options
-from .gramians import BOUNDARY_RULE, BOUNDARY_TOL, check_stable, gramians, normalised, scaled_hsv
+from .gramians import (
+    BOUNDARY_RULE,
+    BOUNDARY_TOL,
+    check_stable,
+    gramians,
+    gramians_of_schur_form,
+    normalised,
+    scaled_hsv,
+)
 from .stable_split import StableSplit, split_stable
 from .state_space import StateSpace, as_state_space
 
@@ -53,12 +61,16 @@ def _balance_stable(sys: StateSpace, rank_rtol: float, boundary_tol: float) -> _
         return _StableBalance(np.zeros((0, 0)), np.zeros((0, 0)), np.zeros(0), 0)
     # on (A, B/b, C/c): T~ balances it, and T = sqrt(c/b) T~ balances (A, B, C) with HSV b c s~
     scaled, b, c = normalised(sys)
-    g = gramians(scaled, boundary_tol=boundary_tol)
-    U, s, Vh = scipy.linalg.svd(g.Lo.conj().T @ g.Lc)
+    g = gramians_of_schur_form(scaled)  # sys.A is the stable Schur block of split_stable
+    s = np.zeros(n)
+    if g.Lo.shape[1] == 0 or g.Lc.shape[1] == 0:  # B = 0 or C = 0 (to rounding): nothing is minimal
+        return _StableBalance(np.zeros((0, n)), np.zeros((n, 0)), scaled_hsv(s, b, c), 0)
+    U, top, Vh = scipy.linalg.svd(g.Lo.conj().T @ g.Lc, full_matrices=False)
+    s[: top.size] = top
     # the absolute accuracy of the computed s_k is ~ eps ||L_o|| ||L_c|| = eps sqrt(||P|| ||Q||) >= eps s_1:
     # the cut is relative to that scale (relative to s_1 alone, X = W_2 W_1 = 0 up to rounding would
     # keep a state made of rounding errors)
-    scale = np.linalg.norm(g.Lo, 2) * np.linalg.norm(g.Lc, 2)
+    scale = np.linalg.norm(g.Lo[:, -1]) * np.linalg.norm(g.Lc[:, -1])  # columns of eigenvalues, largest last
     r = int(np.sum(s > rank_rtol * scale)) if s[0] > 0 else 0
     hsv = scaled_hsv(s, b, c)
     root = 1.0 / np.sqrt(s[:r])

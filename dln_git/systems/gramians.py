@@ -29,6 +29,7 @@ __all__ = [
     "check_stable",
     "gramian_factor",
     "gramians",
+    "gramians_of_schur_form",
     "hankel_singular_values",
 ]
 
@@ -96,7 +97,7 @@ def _lyapunov(A: np.ndarray, W: np.ndarray, discrete: bool) -> np.ndarray:
 
 
 def gramian_factor(G) -> np.ndarray:
-    """A square factor ``L`` with ``L L^* = G`` for a Hermitian positive semi-definite ``G``.
+    """A factor ``L`` (n x r, r the numerical rank) with ``L L^* = G`` for a Hermitian PSD ``G``.
 
     ``L = V diag(sqrt(lambda_+))`` from the eigendecomposition ``G = V diag(lambda) V^*``, where
     ``lambda_+`` is lambda with every eigenvalue ``<= n eps lambda_max`` set to zero: unlike a
@@ -112,7 +113,8 @@ def gramian_factor(G) -> np.ndarray:
         return np.zeros((0, 0), dtype=G.dtype)
     lam, V = np.linalg.eigh(_hermitian(G))
     floor = G.shape[0] * np.finfo(float).eps * max(lam[-1], 0.0)
-    return V * np.sqrt(np.where(lam > floor, lam, 0.0))
+    keep = lam > floor
+    return V[:, keep] * np.sqrt(lam[keep])
 
 
 def gramians(sys, *, boundary_tol: float = BOUNDARY_TOL) -> Gramians:
@@ -161,6 +163,36 @@ def scaled_hsv(s: np.ndarray, b: float, c: float) -> np.ndarray:
     return out
 
 
+def gramians_of_schur_form(sys: StateSpace) -> Gramians:
+    """Gramians of a stable system whose A is already (quasi-)upper-triangular (a Schur factor).
+
+    Continuous time: one LAPACK ``trsyl`` per Gramian, ``R P + P R^* = -B B^*`` and
+    ``R^* Q + Q R = -C^* C``, with no further Schur decomposition (what
+    ``scipy.linalg.solve_continuous_lyapunov`` would compute again for each). Discrete time:
+    scipy's solver. Stability is the caller's responsibility (:func:`split_stable` checks it).
+    """
+    R = sys.A
+    if R.shape[0] == 0:
+        z = np.zeros((0, 0))
+        return Gramians(z, z.copy(), z.copy(), z.copy())
+    F, G = sys.B @ sys.B.conj().T, sys.C.conj().T @ sys.C
+    if sys.is_discrete:
+        P, Q = _lyapunov(R, F, True), _lyapunov(R.conj().T, G, True)
+    else:
+        dtype = np.result_type(R, F, G)
+        R = R.astype(dtype)
+        (trsyl,) = scipy.linalg.get_lapack_funcs(("trsyl",), (R,))
+        adj = "C" if np.iscomplexobj(R) else "T"
+        P, sp, ip = trsyl(R, R, -F.astype(dtype), trana="N", tranb=adj)
+        Q, sq, iq = trsyl(R, R, -G.astype(dtype), trana=adj, tranb="N")
+        if ip < 0 or iq < 0:
+            raise ValueError(f"LAPACK trsyl rejected its arguments (info {ip}, {iq})")
+        P, Q = _hermitian(P / sp), _hermitian(Q / sq)
+    if not (np.isfinite(P).all() and np.isfinite(Q).all()):
+        raise ValueError("the Lyapunov solvers returned non-finite Gramians (entries of the system too large?)")
+    return Gramians(P, Q, gramian_factor(P), gramian_factor(Q))
+
+
 def hankel_singular_values(sys, *, boundary_tol: float = BOUNDARY_TOL) -> np.ndarray:
     """Hankel singular values, descending: the singular values of ``L_o^* L_c`` (square-root method).
 
@@ -171,4 +203,8 @@ def hankel_singular_values(sys, *, boundary_tol: float = BOUNDARY_TOL) -> np.nda
     g = gramians(scaled, boundary_tol=boundary_tol)
     if g.P.shape[0] == 0:
         return np.zeros(0)
-    return scaled_hsv(scipy.linalg.svd(g.Lo.conj().T @ g.Lc, compute_uv=False), b, c)
+    s = np.zeros(sys.n_states)
+    if g.Lo.shape[1] and g.Lc.shape[1]:
+        top = scipy.linalg.svd(g.Lo.conj().T @ g.Lc, compute_uv=False)
+        s[: top.size] = top
+    return scaled_hsv(s, b, c)

@@ -20,12 +20,13 @@ import scipy.linalg
 from .gramians import BOUNDARY_TOL, _boundary_distance
 from .state_space import StateSpace
 
-__all__ = ["StableSplit", "split_stable"]
+__all__ = ["StableSplit", "schur_eigenvalues", "split_stable"]
 
 
 @dataclass(frozen=True)
 class StableSplit:
-    """``sys`` in the coordinates ``x~ = T x``: ``diag(stable, unstable)``.
+    """``sys`` in the coordinates ``x~ = T x``: ``diag(stable, unstable)``, each part in (quasi-)triangular
+    Schur form (``stable.A`` is the leading block of the ordered Schur factor).
 
     Attributes
     ----------
@@ -48,6 +49,22 @@ class StableSplit:
         return self.unstable.n_states
 
 
+def schur_eigenvalues(R: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a (quasi-)upper-triangular Schur factor, from its 1x1 and 2x2 diagonal blocks."""
+    n = R.shape[0]
+    if np.iscomplexobj(R):
+        return np.diag(R).astype(complex)
+    out, i = np.empty(n, complex), 0
+    while i < n:
+        if i + 1 < n and R[i + 1, i] != 0:
+            out[i:i + 2] = np.linalg.eigvals(R[i:i + 2, i:i + 2])
+            i += 2
+        else:
+            out[i] = R[i, i]
+            i += 1
+    return out
+
+
 def split_stable(sys: StateSpace, boundary_tol: float = BOUNDARY_TOL) -> StableSplit:
     """Split ``sys`` into its stable and unstable parts (see the module docstring).
 
@@ -58,7 +75,16 @@ def split_stable(sys: StateSpace, boundary_tol: float = BOUNDARY_TOL) -> StableS
         to neither part.
     """
     n = sys.n_states
-    lam = sys.poles()
+    cplx = sys.is_complex
+    if sys.is_discrete:
+        sort = (lambda z: abs(z) < 1) if cplx else (lambda re, im: re * re + im * im < 1)
+    else:
+        sort = (lambda z: z.real < 0) if cplx else (lambda re, im: re < 0)
+    if n == 0:
+        R, Z, sdim = sys.A.copy(), np.eye(0), 0
+    else:
+        R, Z, sdim = scipy.linalg.schur(sys.A, output="complex" if cplx else "real", sort=sort)
+    lam = schur_eigenvalues(R)
     dist = _boundary_distance(sys, lam)
     on = np.abs(dist) <= boundary_tol
     if on.any():
@@ -67,18 +93,6 @@ def split_stable(sys: StateSpace, boundary_tol: float = BOUNDARY_TOL) -> StableS
             f"e.g. {lam[on][0]:.6g}: they belong neither to the stable nor to the unstable part"
         )
     n_stable = int(np.sum(dist > 0))
-    cplx = sys.is_complex
-    if n_stable == n:  # nothing to split: identity coordinates (copies, never the inputs)
-        eye = np.eye(n)
-        unstable = StateSpace(np.zeros((0, 0)), np.zeros((0, sys.n_inputs)), np.zeros((sys.n_outputs, 0)),
-                              np.zeros_like(sys.D), sys.dt)
-        return StableSplit(sys, unstable, eye, eye.copy(), 0.0)
-    A = sys.A
-    if sys.is_discrete:
-        sort = (lambda z: abs(z) < 1) if cplx else (lambda re, im: re * re + im * im < 1)
-    else:
-        sort = (lambda z: z.real < 0) if cplx else (lambda re, im: re < 0)
-    R, Z, sdim = scipy.linalg.schur(A, output="complex" if cplx else "real", sort=sort)
     if sdim != n_stable:  # rounding moved a pole across: refuse rather than mix the parts
         raise ValueError(f"the ordered Schur form found {sdim} stable poles, the eigenvalues {n_stable}; "
                          "poles too close to the boundary for a reliable split (raise boundary_tol)")
