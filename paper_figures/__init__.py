@@ -28,6 +28,7 @@ from . import (
     fig6_training,
     fig7_fast_slow,
     fig8_conservation_laws,
+    fig9_systems,
 )
 
 __all__ = ["COMMITTED_OUT", "DEFAULT_OUT", "FIGURES", "build"]
@@ -50,6 +51,7 @@ FIGURES = OrderedDict(
         ("fig6_training", fig6_training),
         ("fig7_fast_slow", fig7_fast_slow),
         ("fig8_conservation_laws", fig8_conservation_laws),
+        ("fig9_systems", fig9_systems),
     ]
 )
 
