@@ -313,22 +313,29 @@ def posterior_concentration(loss, widths, lams, rng=None, **sampler_options) -> 
 # exact reference: N = 2 scalar layers
 
 
-def _log_scaled_ndtr(a: float) -> float:
-    """``log Phi(a) + a^2 / 2`` without overflow (``Phi(a) = erfcx(-a/sqrt 2) e^{-a^2/2} / 2`` for a < 0)."""
+def _log_half_line(a: float, shift: float, beta_y2: float) -> float:
+    """``shift + log Phi(a)`` where ``shift = a^2/2 - beta y^2/2``, without overflow or cancellation.
+
+    For ``a < 0`` through ``Phi(a) = erfcx(-a/sqrt 2) e^{-a^2/2} / 2`` (the a^2/2 cancels exactly);
+    for ``a >= 0`` directly (``log Phi(a)`` is small and ``shift`` is a moderate number).
+    """
     if a < 0:
-        return float(np.log(0.5 * scipy.special.erfcx(-a / np.sqrt(2.0))))
-    return float(scipy.special.log_ndtr(a) + 0.5 * a * a)
+        return float(-0.5 * beta_y2 + np.log(0.5 * scipy.special.erfcx(-a / np.sqrt(2.0))))
+    return float(shift + scipy.special.log_ndtr(a))
 
 
 def _log_fiber_marginal(u: float, y: float, lam: float, beta: float) -> float:
-    """``log int exp(-beta/2 (x - y)^2 - c |x|) dx + beta y^2 / 2``, ``c = lam cosh u`` (two erfc terms).
+    """``log int exp(-beta/2 (x - y)^2 - c |x|) dx`` up to a constant, ``c = lam cosh u``, y >= 0.
 
-    Completing the square on each half line gives ``sqrt(2 pi / beta) Phi(a_pm) e^{-beta y^2/2 + a_pm^2/2}``
+    Completing the square on each half line gives ``sqrt(2 pi / beta) Phi(a_pm) e^{c^2/(2 beta) -+ c y}``
     with ``a_pm = (±y - c/beta) sqrt(beta)``.
     """
     c = lam * np.cosh(u)
     rb = np.sqrt(beta)
-    return float(np.logaddexp(_log_scaled_ndtr((y - c / beta) * rb), _log_scaled_ndtr(-(y + c / beta) * rb)))
+    by2 = beta * y * y
+    positive = _log_half_line((y - c / beta) * rb, c * c / (2 * beta) - c * y, by2)
+    negative = _log_half_line(-(y + c / beta) * rb, c * c / (2 * beta) + c * y, by2)
+    return float(np.logaddexp(positive, negative))
 
 
 def scalar_posterior_ratio_quantile(q, y, lam, data_weight: float = 1.0) -> float:
@@ -356,7 +363,7 @@ def scalar_posterior_ratio_quantile(q, y, lam, data_weight: float = 1.0) -> floa
 
     def mass(m):
         points = [p for p in (w, 3 * w, 10 * w, 30 * w) if p < m]
-        return scipy.integrate.quad(density, 0.0, m, points=points or None, epsabs=0.0, epsrel=1e-10,
+        return scipy.integrate.quad(density, 0.0, m, points=points or None, epsabs=1e-14 * w, epsrel=1e-10,
                                     limit=400)[0]
 
     total = mass(50.0)
