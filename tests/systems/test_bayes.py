@@ -229,3 +229,14 @@ def test_gaussian_likelihood_rejects_non_gaussian_losses():
     sensing = MatrixSensing(rng.standard_normal((5, 2, 3)), rng.standard_normal(5))
     with pytest.raises(ValueError, match="Gaussian likelihood"):
         gaussian_likelihood(sensing, (2, 3))
+
+
+def test_map_snaps_to_the_stationary_point_at_zero():
+    # for N >= 3, R dominates near W = 0, so W = 0 is a local minimum; with a strong prior it is
+    # the only stationary point (f >= 1/2 ||Y||^2 - ||Y|| ||X|| + lam R and ||X|| <= (2R/3)^{3/2})
+    rng = np.random.default_rng(8)
+    Y = rng.standard_normal((2, 2))
+    res = map_estimate(SquaredDistance(Y), (2, 2, 2, 2), 5 * np.linalg.norm(Y), rng, starts=2)
+    assert res.converged, res.message
+    assert all(np.all(w == 0) for w in res.weights) and res.balance_ratio == 0.0
+    np.testing.assert_allclose(res.objectives, 0.5 * np.sum(Y**2), rtol=1e-15)
