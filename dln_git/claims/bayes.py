@@ -91,8 +91,10 @@ def _laplace_limit(rng, size):
         worst = max(worst, abs(z * (1 - laplace_ratio(z, depth)) / c - 1) * z / 3)
     ok = 0.0 <= envelope <= 1.0 and worst <= 1.0
     return ClaimResult(worst, 0.0, 1.0, passed=ok, detail=(
-        "N = 2, 3 at z in [500, 2000]: |z (1 - p/p_L) / c_N - 1| <= 3/z, c_N = (N^2-1)/(12N) (c_2 = 1/8 from the "
-        "K_0 asymptotic series; c_3 = 2/9 found numerically; next order measured ~0.5/z), measured as a fraction of "
+        "N = 2, 3 at z in [500, 2000]: |z (1 - p/p_L) / c_N - 1| <= 3/z, c_N = (N^2-1)/(12N) (second-order Laplace: "
+        "-(1/3) z E sum t^4 + (2/9) z^2 E (sum t^3)^2 with t ~ N(0, P/(2z)) on sum t = 0 gives "
+        "-(N-1)^2/(4Nz) + (N-1)(N-2)/(6Nz); c_2 = 1/8 agrees with the K_0 series; next order measured ~0.5/z), "
+        "measured as a fraction of "
         f"3/z; N = 2 at z in [5, 200]: (p/p_L - 1 + 1/(8z)) * 128 z^2 / 9 = {envelope:.3f} must lie in [0, 1] "
         "(the K_0 series encloses its remainder); p/p_L by fiber quadrature, not from K_0"))
 

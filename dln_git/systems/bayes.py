@@ -24,7 +24,10 @@ at the balanced point ``u_i = log|x| / N`` (quadratic form ``z (I + 1 1^T)``, de
     ``p_L(x) = 2^{N-1} (lam/2pi)^{N/2} pi^{(N-1)/2} z^{-(N-1)/2} N^{-1/2} exp(-lam (N/2) |x|^{2/N})``,
 
 whose exponent is ``-lam min_{F_x} R`` (the trace formula of MATH.md 5). The ratio ``p/p_L``
-depends on z alone and tends to 1; for N = 2 it is ``sqrt(2z/pi) e^z K_0(z) = 1 - 1/(8z) + O(z^-2)``.
+depends on z alone and tends to 1 as ``1 - (N^2 - 1)/(12 N z) + O(z^-2)`` (second-order Laplace:
+the quartic term ``-(1/3) z E sum t_i^4`` and the squared cubic term ``(2/9) z^2 E (sum t_i^3)^2``
+under ``t ~ N(0, P/(2z))``, P the projection onto ``sum t_i = 0``); for N = 2 it is
+``sqrt(2z/pi) e^z K_0(z) = 1 - 1/(8z) + O(z^-2)``.
 The posterior sampler is in :mod:`dln_git.systems.bayes_mala`.
 """
 
@@ -212,15 +215,19 @@ def map_estimate(loss, widths, lam, rng=None, *, starts: int = 8, data_weight: f
         Number of random starts.
     rtol : float
         Stop a start when ``||grad f|| <= rtol (beta ||dphi^* grad E|| + lam ||W||)`` (the two
-        terms cancel at a stationary point, so this is a relative stationarity).
+        terms cancel at a stationary point, so this is a relative stationarity). L-BFGS alone
+        stalls near ``sqrt(eps)`` (f stops decreasing in floating point); a gradient-only
+        Newton–Krylov polish then takes the start to ``rtol``. Iterates that fall into ``W = 0``
+        (exactly stationary for N >= 2, a local minimum for N >= 3) are snapped to it.
     maxiter : int or None
         L-BFGS iteration cap per start (None: 5000).
 
     Returns
     -------
     MapResult
-        With ``||mu|| / 2R`` at every optimum. Stationary points are balanced whatever the
-        likelihood: ``lam mu = A_W^*(grad f)``.
+        Per start, the first point that reached ``rtol`` (else the point of smallest relative
+        gradient seen, with ``converged=False``), with ``||mu|| / 2R`` there. Stationary points
+        are balanced whatever the likelihood: ``lam mu = A_W^*(grad f)``.
     """
     widths = as_widths(widths)
     lam, beta, starts, init_scale, rtol, maxiter = check_options(

@@ -193,7 +193,7 @@ def test_laplace_limit_leading_exponent_is_min_regularizer():
 
 
 def test_laplace_ratio_n3_coefficient():
-    # 1 - p/p_L = c_3 / z + O(z^-2), c_3 = (3^2 - 1)/(12 * 3) = 2/9 (measured); O(1/z^2) ~ 0.1/z^2
+    # 1 - p/p_L = c_3 / z + O(z^-2), c_3 = (3^2 - 1)/(12 * 3) = 2/9 (second-order Laplace expansion)
     z1, z2 = 150.0, 600.0
     c1, c2 = (z * (1 - laplace_ratio(z, 3)) for z in (z1, z2))
     assert abs(c2 - 2 / 9) < abs(c1 - 2 / 9) < 2e-3
