@@ -73,6 +73,56 @@ def _closed_equal(rng, d, N, cond):
     return gauge_act(g, Wb)
 
 
+def _settled_slopes(W):
+    """Fitted log-slopes of the speed and of R - Rmin on a non-closed orbit, in their settled regime.
+
+    The speed is ``a e^{-2t} + b e^{-t}`` (fast transient, slow non-closed mode): the window starts
+    at the first t (on a grid of step 1/2 up to t = 14) from which the speed's local log-slope stays
+    within 0.05 of its value at t = 14 (the asymptotic regime), and R - Rmin is fitted over the
+    part of the next 3 time units where it is above 1e-11 R (1e5 above rounding).
+    """
+    from ..core import min_regularizer, norm, project_vertical
+    from ..flows import l2_flow
+
+    t = np.linspace(0.0, 14.0, 29)
+    res = l2_flow(W, t[-1], t_eval=t, record="weights", rtol=1e-12)
+    speed = np.array([norm(project_vertical(w, w)) for w in res.trajectory])
+    local = np.diff(np.log(speed)) / np.diff(res.times)
+    off = np.abs(local - local[-1]) > 0.05
+    start = int(np.nonzero(off)[0][-1]) + 1 if off.any() else 0
+    start = min(start, len(t) - 5)
+    win = slice(start, None)
+    slope_v = np.polyfit(res.times[win], np.log(speed[win]), 1)[0]
+    gap = res.regularizer - min_regularizer(end_to_end(W), len(W))
+    keep = (res.times >= res.times[start]) & (res.times <= res.times[start] + 3.0) & (gap > 1e-11 * res.regularizer)
+    if keep.sum() < 3:
+        return slope_v, np.nan
+    slope_r = np.polyfit(res.times[keep], np.log(gap[keep]), 1)[0]
+    return slope_v, slope_r
+
+
+def _visible_excess(W):
+    """W with the parts of each ``W_i`` (i >= 2) outside what X needs scaled to the size of the rest.
+
+    ``W_i = W_i P + W_i (I - P)`` with P the projector onto ``range(W_{i-1}..W_1)``: the second
+    part never reaches X (X and every partial product are unchanged), and it is what the L2 flow
+    removes at the slow rate ``e^{-t}`` on a non-closed orbit. A random draw can make it tiny
+    (3e-4 of W_i), and then the slow rate shows only after R - Rmin has reached rounding; scaled
+    to the norm of ``W_i P`` it dominates the speed from t ~ 5 on.
+    """
+    out = [W[0]]
+    F = W[0]
+    for Wi in W[1:]:
+        U, s, _ = np.linalg.svd(F, full_matrices=False)
+        U = U[:, s > 1e-12 * s[0]] if s.size and s[0] > 0 else U[:, :0]
+        needed = (Wi @ U) @ U.conj().T
+        excess = Wi - needed
+        ne, nn = np.linalg.norm(excess), np.linalg.norm(needed)
+        out.append(needed + (nn / ne) * excess if ne > 1e-8 * nn else Wi)
+        F = out[-1] @ F
+    return tuple(out)
+
+
 def _rel_mu_deviation(result, mu0, factor):
     from ..core import moment_map, norm
 
@@ -318,16 +368,27 @@ def _closure_rates(rng, size):
     worst, where = 0.0, ""
     for kind, W in _instances(rng, size, kinds=("closed", "not closed")):
         closed = kind.startswith("closed")
+        if not closed:
+            W = _visible_excess(W)
         # late enough for the transients, early enough that R - Rmin is far above rounding
-        t = np.linspace(4.0, 7.0, 4) if closed else np.linspace(6.0, 10.0, 5)
-        res = l2_flow(W, t[-1], t_eval=t, record="weights", rtol=1e-12)
-        speed = [norm(project_vertical(w, w)) for w in res.trajectory[1:]]
-        gap = res.regularizer[1:] - min_regularizer(end_to_end(W), len(W))
-        slope_v = np.polyfit(res.times[1:], np.log(speed), 1)[0]
-        slope_r = np.polyfit(res.times[1:], np.log(np.maximum(gap, 1e-300)), 1)[0]
+        if closed:
+            t = np.linspace(4.0, 7.0, 4)
+            res = l2_flow(W, t[-1], t_eval=t, record="weights", rtol=1e-12)
+            times = res.times[1:]
+            speed = np.array([norm(project_vertical(w, w)) for w in res.trajectory[1:]])
+            gap = res.regularizer[1:] - min_regularizer(end_to_end(W), len(W))
+            slope_v = np.polyfit(times, np.log(speed), 1)[0]
+            slope_r = np.polyfit(times, np.log(np.maximum(gap, 1e-300)), 1)[0]
+        else:
+            slope_v, slope_r = _settled_slopes(W)
         err = max(abs(slope_v - (-2 if closed else -1)), abs(slope_r - (-4 if closed else -2)))
         if err >= worst:
             worst, where = err, f"{kind} {tuple(w.shape for w in W)}: slopes {slope_v:.3f}, {slope_r:.3f}"
     return ClaimResult(worst, 0.0, 0.02,
-                       detail=f"max |fitted log-slope - predicted| over t in [4, 7] (closed), [6, 10] "
-                       f"(not closed); worst {where}")
+                       detail=f"max |fitted log-slope - predicted| over t in [4, 7] (closed); not closed: "
+                       f"the part of each W_i that X does not use scaled to the size of the rest (a random draw "
+                       f"can make the slow mode 3e-4 of W), speed fitted from where its local log-slope has "
+                       f"settled (within 0.05 of its value at t = 14) to t = 14, R - Rmin over the next 3 time "
+                       f"units above 1e-11 R (1e5 above rounding); tolerance 0.02 (the fit of a settled "
+                       f"exponential is exact to rounding; 0.02 covers the transient's remaining share); "
+                       f"worst {where}")
