@@ -82,6 +82,23 @@ def _action_floor(W, V) -> float:
     return sum(v[i] * n[i] + n[i + 1] * v[i + 1] for i in range(len(W) - 1))
 
 
+#: Largest ``d_N d_0`` for which a stagnated metric solve is redone densely (a matrix of that
+#: size squared: 8 MiB at the limit).
+DENSE_FALLBACK_SIZE = 1024
+
+
+def _dense_metric_solve(metric, rhs, threshold):
+    """Least-squares solution of ``sum_j L_j Z R_j = rhs`` from the dense matrix
+    ``sum_j kron(L_j, R_j^T)`` (row-major vec), and whether its residual is below ``threshold``."""
+    dN, d0 = metric.x_shape
+    M = np.zeros((dN * d0, dN * d0), dtype=np.result_type(metric.dtype, rhs))
+    for L, R in zip(metric.left, metric.right, strict=True):
+        M += np.kron(np.eye(dN) if L is None else L, (np.eye(d0) if R is None else R).T)
+    z = np.linalg.lstsq(M, rhs.ravel(), rcond=None)[0]
+    Z = z.reshape(dN, d0)
+    return Z, bool(safe_norm(rhs - metric.apply(Z)) <= threshold)
+
+
 def _norm2(A) -> float:
     """Spectral norm, 1 for ``None`` (the identity factor of an end term)."""
     return 1.0 if A is None else float(np.linalg.norm(A, 2))
@@ -105,6 +122,11 @@ def _horizontal(W, V, rtol, name, maxiter=None):
     z = float(np.linalg.norm(sol.Z))
     attainable = _ROUNDING * z * sum(_norm2(L) * _norm2(R) for L, R in zip(metric.left, metric.right, strict=True))
     converged = sol.converged or sol.residual * safe_norm(rhs) <= attainable
+    if not converged and rhs.size <= DENSE_FALLBACK_SIZE:
+        # Krylov stagnated (layer scales 1e15 apart): solve the small dense system instead.
+        Z, ok = _dense_metric_solve(metric, rhs, max(rtol * floor, attainable))
+        if ok:
+            H, converged = _differential_adjoint(W, Z), True
     if not converged:
         _warn(name, f"metric solve {sol.message}")
     else:

@@ -85,7 +85,10 @@ def rescale(value, s: float, power: float, what: str):
     log2_factor = power * math.log2(s)
     if log2_factor == 0.0:
         return value
-    factor = 2.0 ** log2_factor if abs(log2_factor) < 1000 else (math.inf if log2_factor > 0 else 0.0)
+    try:
+        factor = 2.0 ** log2_factor
+    except OverflowError:
+        factor = math.inf
     mats = value if isinstance(value, (tuple, list)) else (value,)
     big = max((safe_norm(np.asarray(v)) for v in mats), default=0.0)
     if big == 0.0:

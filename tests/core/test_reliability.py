@@ -297,3 +297,19 @@ def test_regime_and_projections_stay_within_o_n_d2_memory_on_a_deep_network():
         tracemalloc.stop()
     assert reg.depth == 8
     assert peak <= budget, f"peak {peak / 2**20:.1f} MiB > {budget / 2**20:.1f} MiB"
+
+
+def test_vertical_projection_when_krylov_stagnates_at_layer_scales_1e15_apart():
+    # Drawn by unbalanced_weights in a clean CI run: PCG on the metric stagnated at a relative
+    # residual 3.6e-8; the small dense system (d_N d_0 = 2) is solved instead.
+    W = (np.array([[46133288.97588019, 17376704.55090193, 11002207.72790091],
+                   [28516965.0541255, 72580844.84719461, 13166379.77092586]]),
+         np.array([[-4.92646870e-16, 8.15031691e-16], [-1.17738510e-15, -7.52718193e-16]]),
+         np.array([[-2.83297814e15, 1.24892538e15]]),
+         np.array([[-7.15900782e-10], [-7.25317323e-09]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        P = dg.project_vertical(W, W)
+    terms = sum(np.linalg.norm(_product(W[j + 1:], W[j].shape[0]), 2) * np.linalg.norm(P[j])
+                * np.linalg.norm(_product(W[:j], W[j].shape[1]), 2) for j in range(len(W)))
+    assert np.linalg.norm(dg.end_to_end_differential(W, P)) <= 1e-10 * terms
