@@ -89,14 +89,21 @@ DENSE_FALLBACK_SIZE = 1024
 
 def _dense_metric_solve(metric, rhs, threshold):
     """Least-squares solution of ``sum_j L_j Z R_j = rhs`` from the dense matrix
-    ``sum_j kron(L_j, R_j^T)`` (row-major vec), and whether its residual is below ``threshold``."""
+    ``sum_j kron(L_j, R_j^T)`` (row-major vec), and whether its residual is below ``threshold`` or
+    the rounding level of evaluating it."""
     dN, d0 = metric.x_shape
     M = np.zeros((dN * d0, dN * d0), dtype=np.result_type(metric.dtype, rhs))
     for L, R in zip(metric.left, metric.right, strict=True):
         M += np.kron(np.eye(dN) if L is None else L, (np.eye(d0) if R is None else R).T)
     z = np.linalg.lstsq(M, rhs.ravel(), rcond=None)[0]
     Z = z.reshape(dN, d0)
-    return Z, bool(safe_norm(rhs - metric.apply(Z)) <= threshold)
+    return Z, bool(safe_norm(rhs - metric.apply(Z)) <= max(threshold, _metric_attainable(metric, Z)))
+
+
+def _metric_attainable(metric, Z) -> float:
+    """``8 eps ||Z|| sum_j ||L_j|| ||R_j||``: the rounding level of evaluating ``sum_j L_j Z R_j``."""
+    return _ROUNDING * float(np.linalg.norm(Z)) * sum(
+        _norm2(L) * _norm2(R) for L, R in zip(metric.left, metric.right, strict=True))
 
 
 def _norm2(A) -> float:
@@ -119,14 +126,13 @@ def _horizontal(W, V, rtol, name, maxiter=None):
     H = _differential_adjoint(W, sol.Z)
     # The residual dphi(V) - dphi dphi^*(Z) cannot be evaluated more accurately than the rounding
     # of dphi dphi^*(Z), about eps sum_j ||L_j|| ||Z|| ||R_j||: below that, it is zero.
-    z = float(np.linalg.norm(sol.Z))
-    attainable = _ROUNDING * z * sum(_norm2(L) * _norm2(R) for L, R in zip(metric.left, metric.right, strict=True))
+    attainable = _metric_attainable(metric, sol.Z)
     converged = sol.converged or sol.residual * safe_norm(rhs) <= attainable
     if not converged and rhs.size <= DENSE_FALLBACK_SIZE:
         # Krylov stagnated (layer scales 1e15 apart): solve the small dense system instead.
-        Z, ok = _dense_metric_solve(metric, rhs, max(rtol * floor, attainable))
+        Z, ok = _dense_metric_solve(metric, rhs, rtol * floor)
         if ok:
-            H, converged = _differential_adjoint(W, Z), True
+            H, converged, attainable = _differential_adjoint(W, Z), True, _metric_attainable(metric, Z)
     if not converged:
         _warn(name, f"metric solve {sol.message}")
     else:

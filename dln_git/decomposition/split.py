@@ -61,7 +61,7 @@ def _split(W, V, rtol: float = 1e-12, maxiter: int | None = None) -> Split:
         return Split(tuple(np.zeros_like(v) for v in V), tuple(np.zeros_like(v) for v in V))
     k, m = power_of_two_exponent(W), power_of_two_exponent(V)
     Ws, Vs = rescale(W, k), rescale(V, m)
-    horizontal = rescale(_horizontal(Ws, Vs, rtol, maxiter), -m)
+    horizontal = rescale(_horizontal(Ws, Vs, rtol, "split", maxiter), -m)
     if not all_finite(horizontal):
         raise NonFiniteError("the horizontal projection is not finite (the end-to-end metric solve overflowed)")
     return Split(tuple(v - h for v, h in zip(V, horizontal, strict=True)), horizontal)
