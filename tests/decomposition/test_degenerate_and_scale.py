@@ -8,12 +8,15 @@ split (``dphi(Pi_V V) = 0`` up to the rounding of the products that form it).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from decomp_helpers import grad_data, partial_products, product, tnorm
 from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 
+from dln_git.core.errors import ConvergenceWarning
 from dln_git.decomposition import (
     CallableLoss,
     SquaredDistance,
@@ -130,7 +133,11 @@ def _dphi_scale(W, V):
 def test_split_at_unbalanced_gauges_removes_everything_that_moves_x(W, seed):
     rng = np.random.default_rng(seed)
     for V in (W, tuple(rng.standard_normal(w.shape) for w in W)):  # V = W: the training speeds' split
-        vertical, _ = split(W, V)
+        # At some draws the metric's condition number exceeds 1/eps and the requested 1e-12 is out of
+        # reach: the ConvergenceWarning that says so is honest; the accuracy asserted below is not.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            vertical, _ = split(W, V)
         moved, _ = _dphi_scale(W, vertical)
         _, size = _dphi_scale(W, V)
         assert moved <= 1e-9 * size
