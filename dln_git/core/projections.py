@@ -35,7 +35,7 @@ from .gauge import _action, _action_adjoint
 from .gram import GramOperator
 from .linalg import norm
 from .options import check_options
-from .scaling import normalized, safe_norm, unit_scaled
+from .scaling import ldexp_all, normalized, safe_norm, unit_scaled
 from .validation import _widths, as_tangent, as_weights
 
 __all__ = ["project_horizontal", "project_orbit", "project_vertical"]
@@ -55,12 +55,6 @@ def _validated(W, V, rtol):
     Wn, _ = normalized(W)
     Vn, e = unit_scaled(tuple(np.array(v, dtype=dtype) for v in V))
     return Wn, Vn, e, rtol
-
-
-def _back(P, e):
-    """``2^e P``: the unit-scaled result back at the scale of V (exact)."""
-    return tuple(np.ldexp(p, e) if not np.iscomplexobj(p) else np.ldexp(p.real, e) + 1j * np.ldexp(p.imag, e)
-                 for p in P)
 
 
 def _differential_floor(W, V) -> float:
@@ -152,7 +146,7 @@ def project_horizontal(W, V, rtol: float = 1e-12):
     after the solve. Independent of the scale of W, linear in V; new arrays.
     """
     Wn, Vn, e, rtol = _validated(W, V, rtol)
-    return _back(_horizontal(Wn, Vn, rtol, "project_horizontal"), e)
+    return ldexp_all(_horizontal(Wn, Vn, rtol, "project_horizontal"), e)
 
 
 def project_vertical(W, V, rtol: float = 1e-12):
@@ -163,7 +157,7 @@ def project_vertical(W, V, rtol: float = 1e-12):
     """
     Wn, Vn, e, rtol = _validated(W, V, rtol)
     H = _horizontal(Wn, Vn, rtol, "project_vertical")
-    return _back(tuple(v - h for v, h in zip(Vn, H, strict=True)), e)
+    return ldexp_all(tuple(v - h for v, h in zip(Vn, H, strict=True)), e)
 
 
 def project_orbit(W, V, rtol: float = 1e-12):
@@ -174,7 +168,7 @@ def project_orbit(W, V, rtol: float = 1e-12):
     ||W_{i+1}|| ||V_{i+1}||)`` and checks it after the solve.
     """
     Wn, Vn, e, rtol = _validated(W, V, rtol)
-    return _back(_orbit(Wn, Vn, rtol, "project_orbit"), e)
+    return ldexp_all(_orbit(Wn, Vn, rtol, "project_orbit"), e)
 
 
 def _orbit(Wn, Vn, rtol, name, maxiter=None):

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["normalized", "rescale", "safe_norm", "scale_of", "unit_scaled"]
+__all__ = ["ldexp_all", "normalized", "rescale", "safe_norm", "scale_of", "unit_scaled"]
 
 
 def safe_norm(A) -> float:
@@ -38,12 +38,7 @@ def safe_norm(A) -> float:
     if m == 0.0 or not math.isfinite(m):
         return m
     e = math.frexp(m)[1]  # divide by 2^e exactly (1/m itself overflows for subnormal m)
-    total = 0.0
-    for a in mats:
-        parts = (a.real, a.imag) if np.iscomplexobj(a) else (a,)
-        for p in parts:
-            q = np.ldexp(p, -e)
-            total += float(np.vdot(q, q))
+    total = sum(float(np.vdot(q, q).real) for q in ldexp_all(mats, -e))
     return math.ldexp(math.sqrt(total), e)
 
 
@@ -69,8 +64,13 @@ def unit_scaled(mats) -> tuple[tuple[np.ndarray, ...], int]:
     """
     n = safe_norm(tuple(mats))
     e = 0 if n == 0.0 else math.frexp(n)[1]
-    return tuple(np.ldexp(np.asarray(m), -e) if not np.iscomplexobj(m)
-                 else np.ldexp(m.real, -e) + 1j * np.ldexp(m.imag, -e) for m in mats), e
+    return ldexp_all(mats, -e), e
+
+
+def ldexp_all(mats, e: int) -> tuple[np.ndarray, ...]:
+    """``2^e * mats`` for each array (real and imaginary parts separately): exact, new arrays."""
+    return tuple(np.ldexp(m.real, e) + 1j * np.ldexp(m.imag, e) if np.iscomplexobj(m)
+                 else np.ldexp(np.asarray(m), e) for m in map(np.asarray, mats))
 
 
 def rescale(value, s: float, power: float, what: str):

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ..core.linalg import norm
+from ..core.scaling import ldexp_all, safe_norm
 
 __all__ = [
     "DIVERGENCE_FACTOR",
@@ -67,9 +68,8 @@ def power_of_two_exponent(arrays) -> int:
 
 
 def rescale(arrays, exponent: int) -> tuple[np.ndarray, ...]:
-    """``2^-exponent * arrays`` (exact, new arrays)."""
-    return tuple(np.ldexp(a.real, -exponent) + 1j * np.ldexp(a.imag, -exponent) if np.iscomplexobj(a)
-                 else np.ldexp(a, -exponent) for a in arrays)
+    """``2^-exponent * arrays`` (exact, new arrays; :func:`dln_git.core.scaling.ldexp_all`)."""
+    return ldexp_all(arrays, -exponent)
 
 
 class DivergenceMonitor:
@@ -102,10 +102,8 @@ class DivergenceMonitor:
 
 
 def scaled_norm(arrays) -> float:
-    """``sqrt(sum_i ||A_i||_F^2)`` computed at ``2^-k A`` and scaled back: no overflow of the squares."""
-    k = power_of_two_exponent(arrays)
-    scaled = rescale(arrays, k)
-    return float(np.ldexp(np.sqrt(sum(np.vdot(a, a).real for a in scaled)), k))
+    """``sqrt(sum_i ||A_i||_F^2)`` without over- or underflow (:func:`dln_git.core.scaling.safe_norm`)."""
+    return safe_norm(tuple(arrays))
 
 
 class Anchor:

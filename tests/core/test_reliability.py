@@ -10,6 +10,7 @@ import warnings
 import mpmath as mp
 import numpy as np
 import pytest
+from core_helpers import product
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,11 +31,8 @@ def _rel(a, b) -> float:
 
 
 def _product(mats, n):
-    """``mats[-1] ... mats[0]`` by ``numpy.linalg.multi_dot``, the ``n x n`` identity if empty."""
-    mats = list(reversed(mats))
-    if not mats:
-        return np.eye(n)
-    return mats[0] if len(mats) == 1 else np.linalg.multi_dot(mats)
+    """``mats[-1] ... mats[0]`` (core_helpers.product), the ``n x n`` identity if empty."""
+    return product(mats) if len(mats) else np.eye(n)
 
 
 def _scaled(W, c):
