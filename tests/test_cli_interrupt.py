@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -149,7 +150,8 @@ from dln_git.claims import ClaimResult, register
 
 @register("slow.wait", "waits for its worker to be stopped", section="0", tag="derived")
 def wait(rng, size):
-    print(f"READY {os.getpid()}", flush=True)
+    sys.stdout.write(f"READY {os.getpid()}\\n")  # one write: print() writes the newline apart,
+    sys.stdout.flush()                           # and the parent's lines could land in between
     time.sleep(3600)
     return ClaimResult(0.0, 0.0, 0.0)
 
@@ -213,9 +215,10 @@ def test_ctrl_c_in_a_terminal(jobs, tmp_path):
     while busy is None or not noether_done:
         line = process.stdout.readline()
         assert line, "the CLI ended early"
-        if line.startswith("READY"):
-            busy = int(line.split()[1])
-        noether_done |= line.startswith("PASS  core.noether")
+        ready = re.search(r"READY (\d+)", line)  # worker and parent share the pipe
+        if ready:
+            busy = int(ready.group(1))
+        noether_done |= "PASS  core.noether" in line
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does: every process of the group
     out, err = _finish(process)
     assert process.returncode == 130
