@@ -232,6 +232,8 @@ def balance_neurons(net: HomogeneousNet, tol: float = 1e-12, *, method: str = "n
                 if b is not None:
                     b[i] = b[i] * c
                 W[i + 1] = W[i + 1] / c[None, :]
+            # measure on the network rebuilt from the input, exactly as the result is built
+            W, b = _apply_scales(W0, b0, [np.exp(v) for v in u])
             ins, outs = _sq_norms(W, b)
         else:
             r = _residual(ins, outs, free)
