@@ -172,3 +172,36 @@ def test_cap_and_validation():
         balance_neurons(net, max_iter=2.5)
     one = balance_neurons(homogeneous_net([np.ones((2, 3))]))
     assert one.converged and one.iterations == 0
+
+
+def _degrade(net, rng, kind):
+    """Degenerate inputs: a zero layer, a dead neuron, a global rescaling, or nothing."""
+    W = [w.copy() for w in net.weights]
+    if kind == "zero_layer" and len(W) > 2:
+        W[int(rng.integers(1, len(W)))][:] = 0.0
+    elif kind == "dead_neuron":
+        l = int(rng.integers(0, len(W) - 1))
+        W[l + 1][:, int(rng.integers(W[l].shape[0]))] = 0.0
+    elif kind == "rescaled":
+        W = [np.ldexp(w, 200) for w in W]
+        return net.replace(weights=W, biases=None if net.biases is None else [np.ldexp(v, 200) for v in net.biases])
+    return net.replace(weights=W)
+
+
+@given(nets, st.sampled_from(["zero_layer", "dead_neuron", "rescaled", "none"]), st.integers(0, 2**32 - 1),
+       st.sampled_from(["newton", "enorm"]))
+def test_converged_flag_is_honest(net, kind, seed, method):
+    rng = np.random.default_rng(seed)
+    net = _degrade(net, rng, kind)
+    res = balance_neurons(net, 1e-10, method=method, max_iter=200 if method == "newton" else 5000)
+    D, scale = direct_D(res.net)
+    rel = np.abs(D).max() / scale if scale > 0 else 0.0
+    slack = 64 * np.finfo(float).eps  # the two measurements differ by the rounding of the squared norms
+    if res.converged:
+        assert rel <= 1e-10 + slack
+    else:
+        assert rel >= 1e-10 - slack and res.message
+        # only neurons that rescaling cannot balance may be left unbalanced
+        stuck = np.concatenate(res.unbalanceable)
+        assert stuck.any()
+        assert np.abs(D[~stuck]).max(initial=0.0) <= 1e-10 * scale + slack * scale
