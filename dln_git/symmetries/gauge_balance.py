@@ -10,7 +10,8 @@ a sum of exponentials of linear forms, hence convex (Kempf–Ness restricted to 
 gradient ``dF/du_j = 2 D_j`` and Hessian ``4 K`` (K the torus Gram operator). Its minimisers are
 exactly the balanced points ``D = 0``. If every neuron has nonzero incoming AND outgoing weights the
 minimum is attained (follow incoming edges from the largest ``u_j`` back to the input, outgoing
-edges from the smallest to the output: no direction of recession) and unique up to nothing.
+edges from the smallest to the output: no direction of recession) and unique (F is strictly
+convex then: its Hessian 4K is positive definite).
 
 Three solvers, all working on ``u`` and returning ``rescale_neurons(net, exp(u))`` rebuilt from
 the input (so f is unchanged to rounding):
@@ -131,8 +132,13 @@ def _newton_direction(W, ins, outs, free, r):
             Si = 4.0 * np.eye(ins[i].size) - lower[i] @ F[i - 1]
             y = -r[i] - lower[i] @ g[i - 1]
         S.append(Si)
-        g.append(np.linalg.solve(Si, y))
-        F.append(np.linalg.solve(Si, upper[i]) if i < H - 1 else None)
+        if i < H - 1:  # one factorisation for both right-hand sides
+            sol = np.linalg.solve(Si, np.hstack([y[:, None], upper[i]]))
+            g.append(sol[:, 0])
+            F.append(sol[:, 1:])
+        else:
+            g.append(np.linalg.solve(Si, y))
+            F.append(None)
     x = [None] * H
     x[H - 1] = g[H - 1]
     for i in range(H - 2, -1, -1):
