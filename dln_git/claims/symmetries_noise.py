@@ -7,9 +7,14 @@ Tolerances:
   1e-12: measured 1e-17..1e-15 (a D-term inner product has rounding ~ D eps, D <= 40 here);
 * root finds (Brent to ``xtol = 1e-12 max(1, |s|)``) against closed forms: 1e-9 relative (the
   conditioning of ``tr(A Sigma)`` in s is ~ 1, Brent's bracket is 1e-12);
-* the SGD acceptance: tail-averaged mismatch (last 25% of the recorded points) <= 0.10 for SGD, the
-  final GD mismatch >= 1.00 from a start at 1.6. Measured on 60 seeds: SGD <= 0.05 (two-layer) and
-  <= 0.09 (depth 3, medium), GD 1.5-1.7; the 10% bound is the one the issue asks for.
+* the SGD acceptance: the mismatch of the two sides averaged over the second half of the recorded
+  points (the stationary state; a single iterate fluctuates by a few percent at eta = 0.05) <= 0.10
+  in every hidden layer, the final GD mismatch (worst layer) >= 1.00 from a start at 1.6. Measured
+  on 60 seeds (tail 50%): two-layer (3,2,3) 12000 steps, batch 10: max 0.039, mean 0.018; depth 3
+  (2,2,2,2) 24000 steps, batch 20: max 0.039, mean 0.020; GD stays at 1.5-1.7. The residual ~2%
+  is the finite-eta/b bias plus fluctuation; the 10% bound is the one the issue asks for. The
+  batch is a trade-off: eta/b sets the bias, b/eta^2 the relaxation time (batch 40 left one seed
+  in 60 at 0.18 after 16000 steps).
 """
 
 from __future__ import annotations
@@ -225,16 +230,17 @@ def _sgd_vs_gd(rng, widths, steps, eta=0.05, batch=10):
 def _acceptance(rng, cases):
     worst_sgd, best_gd, worst_id = 0.0, np.inf, 0.0
     ok = True
-    for widths, steps in cases:
-        sgd, gd = _sgd_vs_gd(rng, widths, steps)
+    for widths, steps, batch in cases:
+        sgd, gd = _sgd_vs_gd(rng, widths, steps, batch=batch)
         ok &= sgd.finite and gd.finite
-        worst_sgd = max(worst_sgd, float(sgd.tail_mismatch().max()))
+        worst_sgd = max(worst_sgd, float(sgd.tail_mismatch(0.5).max()))
         best_gd = min(best_gd, float(gd.mismatch[-1].max()))
         worst_id = max(worst_id, gd.identity_defect, sgd.identity_defect)
     # SGD: every hidden layer within 10%; GD: the relation still fails by > 100% (worst layer)
     passed = ok and worst_sgd <= 0.10 and best_gd >= 1.0 and worst_id <= 1e-12
     return ClaimResult(worst_sgd, 0.0, 0.10, passed=passed,
-                       detail=f"SGD (eta 0.05, batch 10) tail mismatch {worst_sgd:.3f} (<= 0.10); GD from mismatch 1.6"
+                       detail=f"SGD (eta 0.05; widths, steps, batch: {cases}) mismatch of the sides averaged over"
+                              f" the second half of the run {worst_sgd:.3f} (<= 0.10); GD from mismatch 1.6"
                               f" ends at worst-layer {best_gd:.3f} (>= 1.00);"
                               f" exact mu identity along both runs {worst_id:.1e} (<= 1e-12);"
                               " mismatch = ||forward - backward|| / ||backward|| per hidden layer")
@@ -243,22 +249,23 @@ def _acceptance(rng, cases):
 @register(
     "symmetries.noise.sgd_reaches_equilibrium",
     "Two-layer linear net with label noise (online x ~ N(0, I_3), e ~ N(0, I_3/2)), started on the fiber U W = V at"
-    " equilibrium mismatch 1.6: SGD drives tr(Se) W Sx W^T - tr(Sx) U^T Se U to within 10% (tail average), GD stays"
+    " equilibrium mismatch 1.6: SGD drives tr(Se) W Sx W^T - tr(Sx) U^T Se U to within 10% (sides averaged over the"
+    " second half of the run), GD stays"
     " above 100%, and mu follows the exact discrete identity along both runs.",
     section="6.2", tag="derived", sizes=("small", "medium"),
 )
 def _sgd_reaches_equilibrium(rng, size):
-    cases = [((3, 2, 3), 8000)] if size == "small" else [((3, 2, 3), 8000), ((4, 3, 4), 12000)]
+    cases = [((3, 2, 3), 12000, 10)] if size == "small" else [((3, 2, 3), 12000, 10), ((4, 3, 4), 16000, 10)]
     return _acceptance(rng, cases)
 
 
 @register(
     "symmetries.noise.sgd_deep_equilibrium",
     "Depth-3 linear net with label noise: SGD reaches the per-hidden-layer equilibrium tr(Q_{i+1}^T Se Q_{i+1})"
-    " P_i Sx P_i^T = tr(P_{i-1} Sx P_{i-1}^T) Q_i^T Se Q_i within 10% (tail average) in every hidden layer;"
+    " P_i Sx P_i^T = tr(P_{i-1} Sx P_{i-1}^T) Q_i^T Se Q_i within 10% (second-half average) in every hidden layer;"
     " GD from mismatch 1.6 stays above 100%.",
     section="6.2", tag="derived", sizes=("small", "medium"),
 )
 def _sgd_deep_equilibrium(rng, size):
-    cases = [((2, 2, 2, 2), 12000)] if size == "small" else [((3, 3, 3, 3), 16000)]
+    cases = [((2, 2, 2, 2), 24000, 20)] if size == "small" else [((3, 3, 3, 3), 24000, 20)]
     return _acceptance(rng, cases)

@@ -95,13 +95,13 @@ class NoiseRun:
         return np.array(out)
 
 
-def _grads(W, Xb, R, factor):
-    """``G_j = factor * delta_j a_{j-1}^T`` with ``a_j = W_j a_{j-1}`` (a_0 = Xb), ``delta_N = R``."""
+def _grads(W, Xb, Yb, factor):
+    """``G_j = factor * delta_j a_{j-1}^T`` with ``a_j = W_j a_{j-1}`` (a_0 = Xb), ``delta_N = a_N - Yb``."""
     acts = [Xb]
-    for Wj in W[:-1]:
+    for Wj in W:
         acts.append(Wj @ acts[-1])
     G = [None] * len(W)
-    delta = R
+    delta = acts[-1] - Yb
     for j in range(len(W) - 1, -1, -1):
         G[j] = factor * (delta @ acts[j].T)
         if j:
@@ -159,25 +159,28 @@ def simulate_label_noise(task: LabelNoiseTask, W0, *, eta: float, steps: int, ba
     record(0)
     chunk = 4096
     finite, msg = True, f"{method.upper()} ran {steps} steps"
-    for k in range(1, steps + 1):
-        if method == "sgd":
-            if (k - 1) % chunk == 0:
-                n = min(chunk, steps - k + 1)
-                Zx = task.Lx @ rng.standard_normal((d[0], n * batch))
-                Ze = task.Le @ rng.standard_normal((d[-1], n * batch))
-            c = ((k - 1) % chunk) * batch
-            Xb, Eb = Zx[:, c:c + batch], Ze[:, c:c + batch]
-            G = _grads(W, Xb, _end(W) @ Xb - V @ Xb - Eb, 2.0 / batch)
-        else:
-            G = _grads(W, task.Lx, (_end(W) - V) @ task.Lx, 2.0)
-        for i in range(len(W) - 1):
-            pred[i] = decay**2 * pred[i] + eta**2 * (G[i] @ G[i].T - G[i + 1].T @ G[i + 1])
-        W = tuple(decay * w - eta * g for w, g in zip(W, G, strict=True))
-        if not all(np.isfinite(w).all() for w in W):
-            finite, msg = False, f"{method.upper()} diverged at step {k} (eta = {eta:g} too large)"
-            break
-        if k % every == 0 or k == steps:
-            record(k)
+    VL = V @ task.Lx
+    # divergence is detected below (every 64 steps and at each record), not warned about per step
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(1, steps + 1):
+            if method == "sgd":
+                if (k - 1) % chunk == 0:
+                    n = min(chunk, steps - k + 1)
+                    Zx = task.Lx @ rng.standard_normal((d[0], n * batch))
+                    Zy = V @ Zx + task.Le @ rng.standard_normal((d[-1], n * batch))
+                c = ((k - 1) % chunk) * batch
+                G = _grads(W, Zx[:, c:c + batch], Zy[:, c:c + batch], 2.0 / batch)
+            else:
+                G = _grads(W, task.Lx, VL, 2.0)
+            for i in range(len(W) - 1):
+                pred[i] = decay**2 * pred[i] + eta**2 * (G[i] @ G[i].T - G[i + 1].T @ G[i + 1])
+            W = tuple(decay * w - eta * g for w, g in zip(W, G, strict=True))
+            due = k % every == 0 or k == steps
+            if (due or k % 64 == 0) and not all(np.isfinite(w).all() for w in W):
+                finite, msg = False, f"{method.upper()} diverged by step {k} (eta = {eta:g} too large)"
+                break
+            if due:
+                record(k)
     mu = moment_map(W) if finite else pred
     defect = max(float(np.linalg.norm(m - p)) for m, p in zip(mu, pred, strict=True)) / scale if finite else np.nan
     return NoiseRun(method, eta, batch, lam, np.array(rec_steps), np.array(mism), np.array(excess), mus,
