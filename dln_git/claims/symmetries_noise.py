@@ -10,8 +10,12 @@ Tolerances:
 * the SGD acceptance: the mismatch of the two sides averaged over the second half of the recorded
   points (the stationary state; a single iterate fluctuates by a few percent at eta = 0.05) <= 0.10
   in every hidden layer, the final GD mismatch (worst layer) >= 1.00 from a start at 1.6. Measured
-  on 60 seeds (tail 50%): two-layer (3,2,3) 12000 steps, batch 10: max 0.039, mean 0.018; depth 3
-  (2,2,2,2) 24000 steps, batch 20: max 0.039, mean 0.020; GD stays at 1.5-1.7. The residual ~2%
+  on 60 seeds (tail 50%): two-layer (3,2,3) 12000 steps, batch 10: max 0.039, mean 0.018 with
+  Sx = I, Se = I/2, max 0.057, mean 0.023 (40 seeds) with the random anisotropic covariances the
+  claim uses; depth 3 (2,2,2,2) 24000 steps, batch 20, Sx = I, Se = I/2: max 0.039, mean 0.020 (with
+  anisotropic covariances max 0.093 on 40 seeds: too close to the bound, so the deep claim keeps
+  isotropic covariances; the relation is still non-trivial through the partial products). GD stays
+  at 1.5-1.7. The residual ~2%
   is the finite-eta/b bias plus fluctuation; the 10% bound is the one the issue asks for. The
   batch is a trade-off: eta/b sets the bias, b/eta^2 the relaxation time (batch 40 left one seed
   in 60 at 0.18 after 16000 steps).
@@ -215,12 +219,20 @@ def _two_layer_equilibrium(rng, size):
                               f" converged: {ok}")
 
 
-def _sgd_vs_gd(rng, widths, steps, eta=0.05, batch=10):
+def _covariance(rng, d, lo, hi):
+    Q = haar_orthonormal(d, d, rng)
+    return (Q * rng.uniform(lo, hi, d)) @ Q.T
+
+
+def _sgd_vs_gd(rng, widths, steps, eta=0.05, batch=10, anisotropic=False):
     from ..symmetries.sgd_noise_sim import LabelNoiseTask, off_equilibrium_start, simulate_label_noise
 
     r = min(widths)
     V = (haar_orthonormal(widths[-1], r, rng) * rng.uniform(0.8, 1.5, r)) @ haar_orthonormal(widths[0], r, rng).T
-    task = LabelNoiseTask(V, np.eye(widths[0]), 0.5 * np.eye(widths[-1]))
+    if anisotropic:  # Sigma_x eigenvalues in [0.5, 1.5], Sigma_e in [0.25, 0.75], random eigenvectors
+        task = LabelNoiseTask(V, _covariance(rng, widths[0], 0.5, 1.5), _covariance(rng, widths[-1], 0.25, 0.75))
+    else:
+        task = LabelNoiseTask(V, np.eye(widths[0]), 0.5 * np.eye(widths[-1]))
     W0 = off_equilibrium_start(task, widths, rng, target=1.6)
     sgd = simulate_label_noise(task, W0, eta=eta, steps=steps, batch=batch, seed=rng, record_every=steps // 40)
     gd = simulate_label_noise(task, W0, eta=eta, steps=2000, method="gd", record_every=500)
@@ -230,8 +242,8 @@ def _sgd_vs_gd(rng, widths, steps, eta=0.05, batch=10):
 def _acceptance(rng, cases):
     worst_sgd, best_gd, worst_id = 0.0, np.inf, 0.0
     ok = True
-    for widths, steps, batch in cases:
-        sgd, gd = _sgd_vs_gd(rng, widths, steps, batch=batch)
+    for widths, steps, batch, anisotropic in cases:
+        sgd, gd = _sgd_vs_gd(rng, widths, steps, batch=batch, anisotropic=anisotropic)
         ok &= sgd.finite and gd.finite
         worst_sgd = max(worst_sgd, float(sgd.tail_mismatch(0.5).max()))
         best_gd = min(best_gd, float(gd.mismatch[-1].max()))
@@ -248,24 +260,26 @@ def _acceptance(rng, cases):
 
 @register(
     "symmetries.noise.sgd_reaches_equilibrium",
-    "Two-layer linear net with label noise (online x ~ N(0, I_3), e ~ N(0, I_3/2)), started on the fiber U W = V at"
+    "Two-layer linear net with label noise (online x ~ N(0, Sx), e ~ N(0, Se), random anisotropic covariances),"
+    " started on the fiber U W = V at"
     " equilibrium mismatch 1.6: SGD drives tr(Se) W Sx W^T - tr(Sx) U^T Se U to within 10% (sides averaged over the"
     " second half of the run), GD stays"
     " above 100%, and mu follows the exact discrete identity along both runs.",
     section="6.2", tag="derived", sizes=("small", "medium"),
 )
 def _sgd_reaches_equilibrium(rng, size):
-    cases = [((3, 2, 3), 12000, 10)] if size == "small" else [((3, 2, 3), 12000, 10), ((4, 3, 4), 16000, 10)]
+    cases = [((3, 2, 3), 12000, 10, True)] + ([((4, 3, 4), 16000, 10, True)] if size != "small" else [])
     return _acceptance(rng, cases)
 
 
 @register(
     "symmetries.noise.sgd_deep_equilibrium",
-    "Depth-3 linear net with label noise: SGD reaches the per-hidden-layer equilibrium tr(Q_{i+1}^T Se Q_{i+1})"
-    " P_i Sx P_i^T = tr(P_{i-1} Sx P_{i-1}^T) Q_i^T Se Q_i within 10% (second-half average) in every hidden layer;"
+    "Depth-3 linear net with label noise (x ~ N(0, I), e ~ N(0, I/2)): SGD reaches the per-hidden-layer equilibrium"
+    " tr(Q_{i+1}^T Se Q_{i+1}) P_i Sx P_i^T = tr(P_{i-1} Sx P_{i-1}^T) Q_i^T Se Q_i within 10% (second-half average)"
+    " in every hidden layer;"
     " GD from mismatch 1.6 stays above 100%.",
     section="6.2", tag="derived", sizes=("small", "medium"),
 )
 def _sgd_deep_equilibrium(rng, size):
-    cases = [((2, 2, 2, 2), 24000, 20)] if size == "small" else [((3, 3, 3, 3), 24000, 20)]
+    cases = [((2, 2, 2, 2), 24000, 20, False)] if size == "small" else [((3, 3, 3, 3), 24000, 20, False)]
     return _acceptance(rng, cases)

@@ -315,6 +315,10 @@ def orbit_equilibrium(sym: ExponentialSymmetry, theta0, *, rtol: float = 1e-12, 
         return result(0.0, False, "A = 0: every point is fixed, tr(A Sigma) = 0 trivially; no orbit to search")
     f0 = f(0.0)
     if f0 == 0.0:
+        _, Sigma0 = gradient_covariance(sym, theta0)
+        if np.sum((sym.A @ Sigma0) * sym.A.T) == 0.0:  # tr(A Sigma A) = 0: f vanishes on the whole orbit
+            return result(0.0, True, "tr(A Sigma) vanishes on the whole orbit (no gradient noise along A): "
+                                     "every orbit point is an equilibrium; returned theta_0")
         return result(0.0, True, "theta_0 is already an equilibrium (tr(A Sigma) = 0 exactly)")
     direction = 1.0 if f0 > 0 else -1.0  # f decreases: go right if f(0) > 0
     h, s_in = 1.0 / amax, 0.0

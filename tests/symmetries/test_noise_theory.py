@@ -129,15 +129,21 @@ def test_no_equilibrium_reported_honestly():
 
     sym = ExponentialSymmetry(np.diag([1.0, 1.0, 0.0]), grads, 3)
     r = orbit_equilibrium(sym, np.array([1.0, 2.0, 0.5]))
-    assert r.converged  # Sigma has no component along A: tr(A Sigma) = 0 everywhere, exactly
+    assert r.converged and "whole orbit" in r.message  # no noise along A: tr(A Sigma) = 0 everywhere
     sym2, th2 = scalar_model_symmetry([1.0, 2.0], [2.0, 4.0], 1.0, 2.0)  # exact fit: r = 0, no noise
     assert orbit_equilibrium(sym2, th2).converged
-    # noise only in the positive eigenspace: f > 0 for all s, no root
+    # a scale-invariant loss l_k = (theta_1 / |theta| - y_k)^2 has the symmetry A = I (positive definite):
+    # tr(A Sigma) = tr(Sigma) > 0 on every orbit, no equilibrium (SGD grows the norm)
     def grads3(theta, idx):
-        return np.stack([np.asarray(y[idx]), 0 * y[idx]], axis=1) * np.exp(-theta[0] * 0)
+        nrm = np.linalg.norm(theta)
+        u = theta[0] / nrm
+        du = (np.eye(theta.size)[0] - u * theta / nrm) / nrm
+        return 2 * (u - y[idx])[:, None] * du[None, :]
 
-    sym3 = ExponentialSymmetry(np.diag([1.0, -1.0]), grads3, 3)
-    r3 = orbit_equilibrium(sym3, np.array([1.0, 1.0]), max_expansions=5)
+    sym3 = ExponentialSymmetry(np.eye(2), grads3, 3)
+    th3 = np.array([1.0, 0.5])
+    assert sym3.invariance_defect(th3) < 1e-15
+    r3 = orbit_equilibrium(sym3, th3, max_expansions=12)
     assert not r3.converged and "sign" in r3.message
 
 
