@@ -10,15 +10,15 @@ Tolerances:
 * the SGD acceptance: the mismatch of the two sides averaged over the second half of the recorded
   points (the stationary state; a single iterate fluctuates by a few percent at eta = 0.05) <= 0.10
   in every hidden layer, the final GD mismatch (worst layer) >= 1.00 from a start at 1.6. Measured
-  on 60 seeds (tail 50%): two-layer (3,2,3) 12000 steps, batch 10: max 0.039, mean 0.018 with
-  Sx = I, Se = I/2, max 0.057, mean 0.023 (40 seeds) with the random anisotropic covariances the
-  claim uses; depth 3 (2,2,2,2) 24000 steps, batch 20, Sx = I, Se = I/2: max 0.039, mean 0.020 (with
-  anisotropic covariances max 0.093 on 40 seeds: too close to the bound, so the deep claim keeps
-  isotropic covariances; the relation is still non-trivial through the partial products). GD stays
-  at 1.5-1.7. The residual ~2%
-  is the finite-eta/b bias plus fluctuation; the 10% bound is the one the issue asks for. The
-  batch is a trade-off: eta/b sets the bias, b/eta^2 the relaxation time (batch 40 left one seed
-  in 60 at 0.18 after 16000 steps).
+  (tail 50%): two-layer (3,2,3), batch 10, Sx = I, Se = I/2, 12000 steps: max 0.039, mean 0.018
+  (60 seeds); with the random anisotropic covariances the claim uses, 12000 steps gave max 0.067
+  (61 seeds), so the claim runs 16000 steps: max 0.046, mean 0.024 (60 seeds). Depth 3 (2,2,2,2),
+  24000 steps, batch 20, Sx = I, Se = I/2: max 0.039, mean 0.020 (60 seeds); with anisotropic
+  covariances max 0.093 (40 seeds), too close to the bound, so the deep claim keeps isotropic
+  covariances (the relation is still non-trivial through the partial products). GD stays at
+  1.5-1.7. The residual ~2% is the finite-eta/b bias plus fluctuation; the 10% bound is the one
+  the issue asks for. The batch is a trade-off: eta/b sets the bias, b/eta^2 the relaxation time
+  (batch 40 left one seed in 60 at 0.18 after 16000 steps).
 """
 
 from __future__ import annotations
@@ -268,7 +268,7 @@ def _acceptance(rng, cases):
     section="6.2", tag="derived", sizes=("small", "medium"),
 )
 def _sgd_reaches_equilibrium(rng, size):
-    cases = [((3, 2, 3), 12000, 10, True)] + ([((4, 3, 4), 16000, 10, True)] if size != "small" else [])
+    cases = [((3, 2, 3), 16000, 10, True)] + ([((4, 3, 4), 20000, 10, True)] if size != "small" else [])
     return _acceptance(rng, cases)
 
 
