@@ -1,3 +1,12 @@
 """Importing this module registers every built-in claim (one module per layer)."""
 
-from . import bayes, core, decomposition, flows, symbolic, symmetries_relu, systems  # noqa: F401
+from . import (  # noqa: F401
+    bayes,
+    core,
+    decomposition,
+    flows,
+    symbolic,
+    symmetries_noise,
+    symmetries_relu,
+    systems,
+)
