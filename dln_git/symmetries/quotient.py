@@ -175,7 +175,9 @@ def neuron_invariants(W, biases=None) -> tuple[np.ndarray, ...]:
 
     For hidden layer l (1..N-1) an array of shape ``(d_l, d_{l+1}, d_{l-1} [+ 1])``: entry j is the
     outer product of column j of ``W_{l+1}`` with row j of ``[W_l | b_l]`` (the bias column only when
-    biases are given). Unchanged by :func:`rescale_neurons`.
+    biases are given). Unchanged when layer l's neurons are rescaled (``c_l``); the rescaling of the
+    neighbouring layers acts on it as ``D_{l+1} (.) D_{l-1}^{-1}`` on its two sides, so the invariants
+    of the whole torus are the path products (:func:`path_norm` sums them).
     """
     W, biases = _relu_params(W, biases)
     out = []
