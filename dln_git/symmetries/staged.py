@@ -58,7 +58,10 @@ class StagedLearning:
     raw_rise : ndarray
         10-90% rise time of each ``||W_i(t)||_F^2``.
     raw_transitions_inside : ndarray
-        For each layer, how many measured transition times lie in its raw 10-90% window.
+        For each layer, how many measured transition times lie in the 10-90% window of ``||W_i||_F^2``.
+    quotient_transitions_inside : ndarray
+        For each mode, how many measured transition times lie in the 10-90% window of ``s_k(X)``
+        (1 when the quotient observable resolves its own transition and no other).
     init : str
     converged : bool
         The training run converged and every transition was observed (finite).
@@ -74,6 +77,7 @@ class StagedLearning:
     quotient_rise: np.ndarray
     raw_rise: np.ndarray
     raw_transitions_inside: np.ndarray
+    quotient_transitions_inside: np.ndarray
     init: str
     converged: bool
     message: str
@@ -150,17 +154,19 @@ def staged_learning(widths, s, a0, rng=None, *, init: str = "aligned", fraction:
     t = np.array([r["t"] for r in rows])
     sv = np.array([[r[f"sv_{k}"] for k in range(1, s.size + 1)] for r in rows])
     norms2 = np.array([[r[f"norm_{i}"] ** 2 for i in range(1, depth + 1)] for r in rows])
-    measured = np.array([crossing_time(t, sv[:, k], fraction * s[k]) for k in range(s.size)])
+    measured = np.array([crossing_time(t, sv[:, k], fraction * s[k], cubic=True) for k in range(s.size)])
     quotient_rise = np.array([rise_time(t, sv[:, k]) for k in range(s.size)])
     raw_rise = np.array([rise_time(t, norms2[:, i]) for i in range(depth)])
-    inside = []
-    for i in range(depth):
-        z = (norms2[:, i] - norms2[0, i]) / (norms2[-1, i] - norms2[0, i])
+    def inside(y):  # transitions inside the 10-90% window of a series
+        z = (y - y[0]) / (y[-1] - y[0])
         lo, hi = crossing_time(t, z, 0.1), crossing_time(t, z, 0.9)
-        inside.append(int(np.sum((measured >= lo) & (measured <= hi))))
+        return int(np.sum((measured >= lo) & (measured <= hi)))
+
     observed = bool(np.all(np.isfinite(measured)))
     converged = run.converged and observed
     message = run.message if observed else f"{run.message}; not every mode reached {fraction:g} s_k by t = {t_final:g}"
     return StagedLearning(rows, s.copy(), np.array(initial, dtype=float), measured, predicted,
-                          measured / predicted - 1.0, quotient_rise, raw_rise, np.array(inside), init,
+                          measured / predicted - 1.0, quotient_rise, raw_rise,
+                          np.array([inside(norms2[:, i]) for i in range(depth)]),
+                          np.array([inside(sv[:, k]) for k in range(s.size)]), init,
                           bool(converged), message)
