@@ -32,7 +32,7 @@ import numpy as np
 
 from ..core.end_to_end import end_to_end
 from ..core.gauge import gauge_act
-from ..core.moment_map import moment_norm, regularizer
+from ..core.moment_map import _moment_norm, _regularizer, moment_norm, regularizer
 from ..core.options import Rule, check_options
 from ..core.scaling import normalized, rescale, safe_norm
 from ..core.svd_chart import balanced_from_end_to_end, min_regularizer
@@ -101,15 +101,15 @@ def dln_observables(W, *, rtol: float = 1e-12) -> DLNObservables:
     s_unit = np.linalg.svd(Xn, compute_uv=False)
     bal = balanced_from_end_to_end(Xn, widths, rtol=rtol) if np.any(s_unit > 0) else tuple(
         np.zeros((widths[i + 1], widths[i])) for i in range(depth))
-    bal_norms = np.array([safe_norm(b) for b in bal])
+    bal_norms = np.array([np.linalg.norm(b) for b in bal])  # unit scale: no overflow
     return DLNObservables(
-        end_to_end=end_to_end(W),
+        end_to_end=np.asarray(rescale(Xn, scale, depth, "X = phi(W)")),
         singular_values=np.asarray(rescale(s_unit, scale, depth, "the singular values of X")),
         balanced_layer_norms=np.asarray(rescale(bal_norms, scale, 1, "the balanced layer norms")),
         min_regularizer=float(rescale(min_regularizer(Xn, depth, rtol=rtol), scale, 2, "min R on the fiber")),
         layer_norms=np.array([safe_norm(w) for w in W]),
-        regularizer=regularizer(W),
-        mu_norm=moment_norm(W),
+        regularizer=float(rescale(_regularizer(Wn), scale, 2, "R(W)")),
+        mu_norm=float(rescale(_moment_norm(Wn), scale, 2, "||mu(W)||")),
     )
 
 

@@ -5,7 +5,7 @@
 * Crossing and rise times on a logistic curve with known closed forms.
 * Recorded singular values against numpy's SVD of the training run's own X.
 * Staged learning: from an aligned balanced small start the transition times read off ``s_k(X)``
-  match the aligned-mode predictions (acceptance 5%; measured ~2e-4, the interpolation between records);
+  match the aligned-mode predictions (acceptance 5%; measured <= 4e-7 after refining the crossing);
   raw layer norms rise over several transitions; ``||mu||`` does not move at all (conserved).
 """
 
@@ -78,6 +78,23 @@ def test_crossing_rise_and_max_rate_on_a_logistic_curve():
         crossing_time(t[::-1], y, 0.5)
 
 
+def test_cubic_crossing_error_bounds_on_a_logistic_curve():
+    # Interpolation error bounds at the root, divided by the slope y' there (0.84 here): linear
+    # h^2/8 max|y''| / y' (max|y''| = k^2/(6 sqrt 3)), cubic (9/16) h^4 max|y^(4)| / 24 / y'
+    # (max|y^(4)| <= k^4 / 8); both checked, and the cubic one is far smaller.
+    k, t0, level = 4.0, 1.3, 0.3
+    exact = t0 + np.log(level / (1 - level)) / k
+    slope = k * level * (1 - level)
+    for n in (41, 81, 161):
+        t = np.linspace(0, 3, n)
+        h = t[1] - t[0]
+        y = 1 / (1 + np.exp(-k * (t - t0)))
+        lin, cub = (abs(crossing_time(t, y, level, cubic=c) - exact) for c in (False, True))
+        assert lin <= h**2 / 8 * k**2 / (6 * np.sqrt(3)) / slope
+        assert cub <= 9 / 16 * h**4 * k**4 / 8 / 24 / slope
+        assert cub < lin / 10
+
+
 def test_record_training_rows_match_the_run_and_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     W0 = tuple(0.3 * rng.standard_normal(s) for s in [(4, 3), (4, 4), (2, 4)])
@@ -120,8 +137,9 @@ def test_staged_learning_aligned_matches_the_aligned_mode_prediction(widths, see
     r = staged_learning(widths, s, 10 ** rng.uniform(-4, -2), rng)
     assert r.converged, r.message
     # acceptance: 5%; the aligned start follows the scalar flow exactly, so what is left is the
-    # linear interpolation between records (300 over 1.5 t_max) and rtol = 1e-8
-    assert np.max(np.abs(r.relative_error)) <= 2e-3
+    # measurement (records refined by a restart around the crossing, cubic in log s_k) and rtol = 1e-8:
+    # measured <= 4e-7 on the claim's seeds 0..60
+    assert np.max(np.abs(r.relative_error)) <= 1e-5
     # (ii) raw norms blur: each raw 10-90% window holds several transitions and lasts longer than
     # any singular value's rise
     assert np.all(r.raw_transitions_inside >= 2)
@@ -132,14 +150,26 @@ def test_staged_learning_aligned_matches_the_aligned_mode_prediction(widths, see
 
 def test_staged_learning_generic_depth_two_with_the_linearised_initial_value():
     # generic Gaussian small start, N = 2: a_eff = ||W_2^T u_k + W_1 v_k||^2 / 4 from the linear early
-    # phase. Stated tolerances (measured on seeds 0..9): the leading mode within 1% (measured <= 6e-4),
-    # every mode within 15% (later modes are delayed by their interaction with the learned ones:
-    # measured up to 7%).
+    # phase. Stated tolerance: the leading mode within 1% (measured <= 4.3e-3 on seeds 0..19). The later
+    # modes are NOT within 5%: they interact with the modes already learned (measured up to 9% for
+    # mode 2 and 24% for mode 3 on seeds 0..19), so only their resolution is asserted.
     for seed in range(3):
         r = staged_learning((8, 9, 8), [3.0, 2.0, 1.0], 1e-3, seed, init="generic")
         assert r.converged, r.message
         assert abs(r.relative_error[0]) <= 1e-2
-        assert np.max(np.abs(r.relative_error)) <= 0.15
+        assert np.all(r.quotient_transitions_inside == 1) and np.all(r.raw_transitions_inside >= 2)
+
+
+def test_staged_learning_generic_deep_start_is_resolved_but_not_timed():
+    # generic Gaussian small start, N = 3: the early phase is a nonlinear homogeneous flow and the
+    # mode's projection |u_k^T X_0 v_k| is no good initial value (timing errors of 11-83% measured on
+    # seeds 0..19): the 5% acceptance holds only for aligned balanced starts. What still holds: the
+    # transitions come in the order of s_k, each s_k(X) resolves its own one, each raw norm mixes two
+    # or more.
+    r = staged_learning((8, 9, 9, 8), [3.0, 2.0, 1.0], 1e-3, 0, init="generic", horizon=4.0)
+    assert r.converged, r.message
+    assert np.all(np.diff(r.measured) > 0)
+    assert np.all(r.quotient_transitions_inside == 1) and np.all(r.raw_transitions_inside >= 2)
 
 
 def test_staged_learning_rejects_bad_input():
