@@ -30,7 +30,7 @@ SEED = 12
 
 PARAMS = {
     "paper": {"widths": (10, 10, 9, 10, 10), "a0": 1e-3, "records": 600, "generic_widths": (10, 9, 10)},
-    "smoke": {"widths": (8, 8, 8, 8), "a0": 1e-2, "records": 150, "generic_widths": (6, 6, 6)},
+    "smoke": {"widths": (8, 8, 8, 8), "a0": 1e-2, "records": 100, "generic_widths": (6, 6, 6)},
 }
 TARGET = (3.0, 2.0, 1.0)
 
