@@ -37,12 +37,14 @@ from ..core.options import Rule, check_options
 from ..core.scaling import normalized, rescale, safe_norm
 from ..core.svd_chart import balanced_from_end_to_end, min_regularizer
 from ..core.validation import _widths, as_matrix, as_weights
+from ..flows.balance import balance
 
 __all__ = [
     "DLNObservables",
     "FactorPairObservables",
     "ReLUObservables",
     "attention_observables",
+    "balance_pair",
     "dln_observables",
     "factor_pair_observables",
     "neuron_invariants",
@@ -326,6 +328,25 @@ def factor_pair_observables(left, right, *, rtol: float = 1e-12) -> FactorPairOb
         gap=float(rescale(gap_unit, scale, 2, "the balance gap")),
         mu_norm=moment_norm(W),
     )
+
+
+def balance_pair(left, right, *, method: str = "newton", tol: float = 1e-12):
+    """A balanced factor pair with the same product, by :func:`dln_git.flows.balance` on ``(right, left)``.
+
+    ``"newton"`` stays in the closure of the ``GL(k)``-orbit of the pair (the Kempf–Ness point,
+    ``left^T left = right right^T``); ``"svd"`` is the SVD chart. Either way
+    ``||left_bal||^2 + ||right_bal||^2 = 2 ||left right||_*``.
+
+    Returns
+    -------
+    (left_bal, right_bal, result) : the balanced pair and the :class:`dln_git.flows.BalanceResult`
+        (``converged``, ``message``).
+    """
+    A, B = as_matrix(left, "left"), as_matrix(right, "right")
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(f"left has shape {A.shape} and right has shape {B.shape}: left needs {B.shape[0]} columns")
+    result = balance((B, A), method=method, tol=tol)
+    return np.array(result.weights[1]), np.array(result.weights[0]), result
 
 
 def attention_observables(W_Q, W_K, W_V, W_O, *, rtol: float = 1e-12) -> dict[str, FactorPairObservables]:

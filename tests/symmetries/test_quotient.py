@@ -19,6 +19,7 @@ from dln_git.core import gauge_exp
 from dln_git.flows import balance
 from dln_git.symmetries.quotient import (
     attention_observables,
+    balance_pair,
     dln_observables,
     factor_pair_observables,
     neuron_invariants,
@@ -228,3 +229,24 @@ def test_attention_heads_and_balanced_equality():
     assert bal.gap <= 1e-12 * bal.squared_norms and bal.mu_norm <= 1e-12 * bal.squared_norms
     with pytest.raises(ValueError, match="inner dimension"):
         factor_pair_observables(WQ, WK)
+
+
+@pytest.mark.parametrize("method", ["newton", "svd"])
+def test_balance_pair_reaches_the_nuclear_norm(method):
+    rng = np.random.default_rng(8)
+    A, B = _pair(rng, 5, 3, 4, "rescaled")
+    left, right, result = balance_pair(A, B, method=method)
+    assert result.converged, result.message
+    assert np.allclose(left @ right, A @ B, atol=1e-10 * np.linalg.norm(A @ B))
+    nuc = np.linalg.norm(A @ B, "nuc")
+    assert np.sum(left**2) + np.sum(right**2) == pytest.approx(2 * nuc, rel=1e-10)
+    assert np.sum(A**2) + np.sum(B**2) > 2 * nuc * (1 + 1e-3)  # the rescaled pair was not balanced
+
+
+def test_dln_observables_complex_weights():
+    rng = np.random.default_rng(4)
+    W = tuple(rng.standard_normal(s) + 1j * rng.standard_normal(s) for s in [(3, 2), (4, 3), (2, 4)])
+    o = dln_observables(W)
+    s = np.linalg.svd(W[2] @ W[1] @ W[0], compute_uv=False)
+    assert np.allclose(o.singular_values, s, rtol=1e-12)
+    assert np.allclose(o.balanced_layer_norms**2, np.sum(s ** (2 / 3)), rtol=1e-12)
