@@ -167,6 +167,8 @@ def staged_learning(widths, s, a0, rng=None, *, init: str = "aligned", fraction:
         raise ValueError(f"a0 must be positive, finite and non-increasing along s, got {a0}")
     if s.size > min(widths):
         raise ValueError(f"{s.size} modes do not fit through widths {widths} (at most {min(widths)})")
+    if init == "aligned" and np.any(a0 >= fraction * s):
+        raise ValueError(f"a0 = {a0} must start below fraction * s = {fraction * s} (no transition otherwise)")
     rng = as_rng(rng)
     if init == "aligned":
         problem = aligned_regression(widths, s, a0, rng)

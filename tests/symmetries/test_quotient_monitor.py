@@ -179,3 +179,15 @@ def test_staged_learning_rejects_bad_input():
         staged_learning((4, 4, 4), [2.0, 1.0], [1e-3, 1e-2], 0)
     with pytest.raises(ValueError, match="init"):
         staged_learning((4, 4, 4), [2.0, 1.0], 1e-3, 0, init="other")
+    with pytest.raises(ValueError, match="below"):
+        staged_learning((4, 4, 4), [2.0, 1.0], 0.6, 0)
+
+
+def test_record_training_of_gradient_descent():
+    rng = np.random.default_rng(6)
+    W0 = tuple(0.3 * rng.standard_normal(s) for s in [(3, 3), (3, 3), (3, 3)])
+    loss = SquaredDistance(np.diag([2.0, 1.0, 0.5]))
+    run = train(W0, loss, method="gd", eta=0.05, steps=40, record_every=5, record_weights=True, speeds=False)
+    rows = record_training(run, loss)
+    assert [r["t"] for r in rows] == pytest.approx(run.times)
+    assert [r["loss"] for r in rows] == pytest.approx(run.data_loss, rel=1e-12)
