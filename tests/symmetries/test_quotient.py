@@ -250,3 +250,13 @@ def test_dln_observables_complex_weights():
     s = np.linalg.svd(W[2] @ W[1] @ W[0], compute_uv=False)
     assert np.allclose(o.singular_values, s, rtol=1e-12)
     assert np.allclose(o.balanced_layer_norms**2, np.sum(s ** (2 / 3)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("c", [1e-150, 1e150])
+def test_factor_pair_observables_scale_homogeneously(c):
+    rng = np.random.default_rng(9)
+    A, B = rng.standard_normal((4, 3)), rng.standard_normal((3, 5))
+    o, oc = factor_pair_observables(A, B), factor_pair_observables(c * A, c * B)
+    assert oc.nuclear_norm == pytest.approx(c**2 * o.nuclear_norm, rel=1e-13)
+    assert oc.gap == pytest.approx(c**2 * o.gap, rel=1e-12)
+    assert np.allclose(oc.balanced_left, c * o.balanced_left, rtol=1e-12, atol=0)
