@@ -30,6 +30,7 @@ from . import (
     fig8_conservation_laws,
     fig9_systems,
     fig11_noise_equilibria,
+    fig12_staged_learning,
 )
 
 __all__ = ["COMMITTED_OUT", "DEFAULT_OUT", "FIGURES", "build"]
@@ -54,6 +55,7 @@ FIGURES = OrderedDict(
         ("fig8_conservation_laws", fig8_conservation_laws),
         ("fig9_systems", fig9_systems),
         ("fig11_noise_equilibria", fig11_noise_equilibria),
+        ("fig12_staged_learning", fig12_staged_learning),
     ]
 )
 

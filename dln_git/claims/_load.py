@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     flows,
     symbolic,
     symmetries_noise,
+    symmetries_quotient,
     symmetries_relu,
     systems,
 )
