@@ -221,13 +221,34 @@ def shocks_1d(Lbar, t, grid=None, *, domain=None, n=None, min_skip: int = 1) -> 
         raise ValueError(f"shocks_1d needs a 1-D grid, got dimension {grid.dim}")
     y = grid.axes[0]
     g = loss_on(Lbar, (y,)) + y**2 / (2 * t)
-    hull = _lower_hull(y, g)
+    slopes = np.diff(g) / np.diff(y)
+    if np.all(np.diff(slopes) >= 0):  # discretely convex: every node is a hull vertex, no jump
+        hull = np.arange(y.size)
+    else:
+        hull = _lower_hull(y, g)
     skip = np.diff(hull) - 1
     sel = np.nonzero(skip >= min_skip)[0]
     a, b = hull[sel], hull[sel + 1]
     xs = t * (g[b] - g[a]) / (y[b] - y[a])
-    pl, pr = (xs - y[a]) / t, (xs - y[b]) / t
-    return Shocks(t, xs, y[a].copy(), y[b].copy(), pl, pr, pr - pl, (pl + pr) / 2, pl > pr, skip[sel])
+    yl, yr = _vertex(y, g, a, xs / t), _vertex(y, g, b, xs / t)
+    pl, pr = (xs - yl) / t, (xs - yr) / t
+    return Shocks(t, xs, yl, yr, pl, pr, pr - pl, (pl + pr) / 2, pl > pr, skip[sel])
+
+
+def _vertex(y, g, k, slope):
+    """Minimiser of ``g(y) - slope y`` refined from node k by the parabola through nodes k-1, k, k+1
+    (O(h^2) instead of the node's O(h); the node itself at the ends of the grid)."""
+    out = y[k].astype(float).copy()
+    inner = (k > 0) & (k < y.size - 1)
+    kk = k[inner]
+    f = [g[kk + o] - slope[inner] * y[kk + o] for o in (-1, 0, 1)]
+    hm, hp = y[kk] - y[kk - 1], y[kk + 1] - y[kk]
+    a = ((f[2] - f[1]) / hp + (f[0] - f[1]) / hm) / (hp + hm)
+    bb = ((f[2] - f[1]) * hm / hp - (f[0] - f[1]) * hp / hm) / (hp + hm)
+    ok = a > 0
+    delta = np.where(ok, -bb / np.where(ok, 2 * a, 1.0), 0.0)
+    out[inner] = y[kk] + np.clip(delta, -hm, hp)
+    return out
 
 
 @dataclass(frozen=True)
@@ -246,8 +267,13 @@ class FirstShock:
     message: str
 
 
-def first_shock_time(Lbar, times, grid=None, *, domain=None, n=None, min_skip: int = 1) -> FirstShock:
-    """Scan an increasing time grid for the first shock of the inviscid Burgers solution (1-D)."""
+def first_shock_time(Lbar, times, grid=None, *, domain=None, n=None, min_skip: int = 1,
+                     stop_at_first: bool = False) -> FirstShock:
+    """Scan an increasing time grid for the first shock of the inviscid Burgers solution (1-D).
+
+    With ``stop_at_first`` the scan ends at the first shock (later entries of ``detected`` stay False).
+    """
+    (stop_at_first,) = check_options(stop_at_first=(stop_at_first, Rule.flag("stop at the first shock")))
     times = np.array(times, dtype=float)
     if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) or np.any(times <= 0):
         raise ValueError(f"times must be a non-empty 1-D array of finite times > 0, got {times!r}")
@@ -261,6 +287,8 @@ def first_shock_time(Lbar, times, grid=None, *, domain=None, n=None, min_skip: i
         detected[i] = s.count > 0
         if detected[i] and shocks is None:
             first, index, shocks = float(t), i, s
+            if stop_at_first:
+                break
     if shocks is None:
         msg = f"no shock up to t = {times[-1]:g}"
     else:
