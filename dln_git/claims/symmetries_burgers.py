@@ -263,3 +263,47 @@ def _rankine_hugoniot(rng, size):
     return ClaimResult(worst, 0.0, 1e-3, passed=bool(lax and worst <= 1e-3),
                        detail=f"{checked} shocks, Lax condition {'holds' if lax else 'FAILS'}; max |speed - RH|/|jump|"
                               f" {worst:.1e}")
+
+
+@register(
+    "symmetries.burgers.quotient_vs_raw",
+    "Scalar DLN x = w2 w1, loss (x - s)^2/2: in the quotient coordinate x no shock (t* = inf, none detected); in raw"
+    " parameters the finite-difference Hessian gives t*_raw = 1/(R^2 + |s|) on the box [-R, R]^2 (shrinking with the"
+    " box); the raw local entropy on the fiber of minima w1 w2 = s is smallest at the balanced point, and at small t"
+    " u(tau) - u(0) = 2 nu t |s| (cosh 2 tau - 1) (1 + O(t)).",
+    section="6.3", tag="derived", sizes=_SIZES,
+)
+def _quotient_vs_raw(rng, size):
+    from ..symmetries.burgers_quotient import quotient_vs_raw
+    from ..symmetries.local_entropy import local_entropy
+
+    s = rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 2.0)
+    R = rng.uniform(1.0, 3.0)
+    nu = rng.uniform(0.03, 0.1)
+    n_box = 41 if size == "small" else 161
+    tau = np.linspace(-0.5, 0.5, 11)
+    r = quotient_vs_raw(lambda x: (x - s) ** 2 / 2, s, 0.05, nu, box=R, hessian=lambda x: np.ones_like(x),
+                        n_box=n_box, tau=tau, times=np.geomspace(0.01, 100, 30))
+    r_in = R - 2 * R / (n_box - 1)  # the finite-difference Hessian lives on the interior nodes
+    expected = 1 / (r_in**2 + abs(s))
+    # second differences are exact on this polynomial of degree 2 in each variable: rounding only
+    raw_err = abs(r.t_star_raw - expected) / expected
+    # leading order of u along the fiber, two small times: the relative error must be O(t)
+    errs = []
+    for t in (0.01, 0.02):
+        w = (np.sqrt(abs(s)) * np.exp(tau), np.sign(s) * np.sqrt(abs(s)) * np.exp(-tau))
+        width = np.sqrt(2 * nu * t)
+        reach = np.sqrt(abs(s)) * np.exp(0.5) + 8 * width
+        n = int(np.ceil(2 * reach / (0.5 * width))) + 1
+        u = local_entropy(lambda a, b: (a * b - s) ** 2 / 2, w, t, nu, domain=((-reach, reach),) * 2, n=n).u
+        pred = 2 * nu * t * abs(s) * (np.cosh(2 * tau) - 1)
+        off = tau != 0
+        errs.append(float(np.max(np.abs((u - u[5])[off] / pred[off] - 1))))
+    ok = (np.isinf(r.t_star_quotient) and np.isinf(r.first_shock_quotient) and raw_err <= 1e-9
+          and r.balanced_is_min and r.converged and errs[1] <= 0.3 and errs[0] <= 0.65 * errs[1])
+    return ClaimResult(raw_err, 0.0, 1e-9, passed=bool(ok),
+                       detail=f"s = {s:.3g}, R = {R:.3g}: quotient t* = {r.t_star_quotient}, detected "
+                              f"{r.first_shock_quotient}; raw t* {r.t_star_raw:.6g} vs 1/(R_in^2+|s|) = {expected:.6g}"
+                              f" (rel {raw_err:.1e} <= 1e-9); fiber minimum balanced: {r.balanced_is_min}; small-t"
+                              f" expansion rel. error {errs[0]:.3f} at t = 0.01, {errs[1]:.3f} at t = 0.02 (<= 0.3,"
+                              " and shrinking like t: ratio <= 0.65)")
