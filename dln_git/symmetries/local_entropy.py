@@ -258,8 +258,9 @@ def local_entropy(Lbar, x, t, nu, grid=None, *, domain=None, n=None, grad_Lbar=N
         mean = np.array(coords[0]) if grid.dim == 1 else np.stack(coords)
         return LocalEntropy(u, p, mean, t, nu, 0.0, 0.0, bool(np.all(np.isfinite(u))), msg)
     loss = loss_on(Lbar, grid.mesh())
-    logz, mean, edge_mass = _gibbs(grid, loss, coords, t, nu)
-    u = -2 * nu * (logz - grid.dim / 2 * np.log(4 * np.pi * nu * t))
+    floor = float(np.min(loss))  # exponents relative to the loss's minimum: no offset of size L/nu
+    logz, mean, edge_mass = _gibbs(grid, loss - floor, coords, t, nu)
+    u = floor - 2 * nu * (logz - grid.dim / 2 * np.log(4 * np.pi * nu * t))
     p = (np.stack([c.ravel() for c in coords]) - mean) / t
     resolution = grid.step / np.sqrt(2 * nu * t)
     finite = bool(np.all(np.isfinite(u)) and np.all(np.isfinite(p)))
