@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.options import Rule, check_options
-from .local_entropy import TIME_RULE, QuadratureGrid, loss_on, quadrature_grid
+from .local_entropy import TIME_RULE, QuadratureGrid, as_points, loss_on, quadrature_grid
 
 __all__ = [
     "FirstShock",
@@ -119,15 +119,27 @@ def predicted_shock_time(Lbar=None, grid=None, *, hessian=None, domain=None, n=N
     return ShockTimePrediction(t_star, lmin, np.array([c[k] for c in where]), method)
 
 
+def _gradient_on(grad_Lbar, coords) -> np.ndarray:
+    """``grad_Lbar(*coords)`` validated: finite, shape of the coordinates (1-D) or (2, *shape) (2-D)."""
+    if not callable(grad_Lbar):
+        raise TypeError(f"grad_Lbar must be a vectorised callable, got {type(grad_Lbar).__name__}")
+    shape = coords[0].shape if len(coords) == 1 else (2, *coords[0].shape)
+    g = np.asarray(grad_Lbar(*coords), dtype=float)
+    try:
+        g = np.broadcast_to(g, shape).copy()
+    except ValueError:
+        raise ValueError(f"grad_Lbar returned shape {g.shape}, expected {shape}") from None
+    if not np.all(np.isfinite(g)):
+        raise ValueError("grad_Lbar returned non-finite values")
+    return g
+
+
 def characteristics(grad_Lbar, y, t):
     """``x = y + t grad Lbar(y)``: 1-D ``y`` -> array; 2-D ``y = (y1, y2)`` -> array with leading axis 2."""
     (t,) = check_options(t=(t, TIME_RULE))
-    if isinstance(y, (tuple, list)) and len(y) == 2:
-        ys = [np.asarray(c, dtype=float) for c in y]
-        g = np.asarray(grad_Lbar(*ys), dtype=float)
-        return np.stack(ys) + t * g
-    y = np.asarray(y, dtype=float)
-    return y + t * np.asarray(grad_Lbar(y), dtype=float)
+    coords = as_points(y, 2 if isinstance(y, (tuple, list)) and len(y) == 2 else 1, "y")
+    g = _gradient_on(grad_Lbar, coords)
+    return (coords[0] if len(coords) == 1 else np.stack(coords)) + t * g
 
 
 def first_crossing_time(grad_Lbar, grid=None, *, domain=None, n=None):
@@ -140,13 +152,13 @@ def first_crossing_time(grad_Lbar, grid=None, *, domain=None, n=None):
     mesh = grid.mesh()
     if grid.dim == 1:
         y = grid.axes[0]
-        g = np.asarray(grad_Lbar(y), dtype=float)
+        g = _gradient_on(grad_Lbar, (y,))
         dec = -np.diff(g)
         with np.errstate(divide="ignore"):
             tc = np.where(dec > 0, np.diff(y) / np.where(dec > 0, dec, 1.0), np.inf)
         k = int(np.argmin(tc))
         return float(tc[k]), np.array([(y[k] + y[k + 1]) / 2])
-    g = np.asarray(grad_Lbar(*mesh), dtype=float)  # (2, n1, n2)
+    g = _gradient_on(grad_Lbar, mesh)  # (2, n1, n2)
     a, b = grid.axes
     J11 = (np.diff(g[0], axis=0) / np.diff(a)[:, None])[:, :-1]
     J21 = (np.diff(g[1], axis=0) / np.diff(a)[:, None])[:, :-1]

@@ -138,6 +138,10 @@ def test_marginal_cases_are_not_shocks():
         (lambda: predicted_shock_time(domain=(-1, 1), n=11), ValueError, "give Lbar"),
         (lambda: predicted_shock_time(hessian=lambda y: np.nan * y, domain=(-1, 1), n=11), ValueError, "finite"),
         (lambda: shocks_1d(lambda a, b: a, 1.0, domain=((-1, 1), (-1, 1)), n=5), ValueError, "1-D grid"),
+        (lambda: first_crossing_time(lambda y: np.ones(3), domain=(-1, 1), n=11), ValueError, "shape"),
+        (lambda: characteristics(lambda y: np.inf * y, np.ones(3), 1.0), ValueError, "non-finite"),
+        (lambda: characteristics("grad", np.ones(3), 1.0), TypeError, "callable"),
+        (lambda: characteristics(lambda y: y, np.ones(3), -1.0), ValueError, "t = -1.0"),
     ],
 )
 def test_bad_input(call, exc, text):
