@@ -243,3 +243,18 @@ def test_residuals_detect_the_variance_misreading(monkeypatch):
     monkeypatch.setattr(vr, "local_entropy", misread)
     bad = viscous_residuals(double_well, x, 0.8, 0.1, domain=(-5, 5), n=1601)
     assert good.hj < 1e-6 and bad.hj > 1e-2 and bad.burgers > 1e-2
+
+
+def test_viscous_limit_rate_2d():
+    # the DLN-type loss with a small ridge: t = 0.3 keeps I + t Hess > 0 on the region the minimisers visit
+    L = lambda a, b: (a * b - 1) ** 2 / 2 + 0.15 * (a**2 + b**2)  # noqa: E731
+    x = np.random.default_rng(4).uniform(-1, 1, (2, 8))
+    grid = dict(domain=((-3.5, 3.5), (-3.5, 3.5)), n=181)
+    hl = hopf_lax(L, x, 0.3, **grid)
+    nus = np.array([0.04, 0.02, 0.01])
+    errs = []
+    for nu in nus:
+        r = local_entropy(L, x, 0.3, nu, **grid)
+        assert r.converged, r.message
+        errs.append(np.max(np.abs(r.u - hl.u)))
+    assert np.polyfit(np.log(nus), np.log(errs), 1)[0] == pytest.approx(1.0, abs=0.1)
