@@ -31,6 +31,7 @@ from . import (
     fig9_systems,
     fig11_noise_equilibria,
     fig12_staged_learning,
+    fig13_burgers_shock,
 )
 
 __all__ = ["COMMITTED_OUT", "DEFAULT_OUT", "FIGURES", "build"]
@@ -56,6 +57,7 @@ FIGURES = OrderedDict(
         ("fig9_systems", fig9_systems),
         ("fig11_noise_equilibria", fig11_noise_equilibria),
         ("fig12_staged_learning", fig12_staged_learning),
+        ("fig13_burgers_shock", fig13_burgers_shock),
     ]
 )
 

@@ -1,5 +1,6 @@
 """Importing this module registers every built-in claim (one module per layer)."""
 
+<<<<<<< HEAD
 from . import (  # noqa: F401
     bayes,
     core,
@@ -11,3 +12,6 @@ from . import (  # noqa: F401
     symmetries_relu,
     systems,
 )
+=======
+from . import bayes, core, decomposition, flows, symbolic, symmetries_burgers, systems  # noqa: F401
+>>>>>>> wt-burgers
