@@ -2,7 +2,8 @@
 
 Computed
 --------
-* (a) Invariance of the n-point functions under a Haar output rotation ``R in O(D)``, n = 1..4, for a
+* (a) Invariance of the n-point functions under an output map ``R in O(D)`` (Haar for the symmetric
+  law; for the broken law the reflection moving the mean's direction ``1`` away), n = 1..4, for a
   DLN, a ReLU net, a Gauss-net and a cos-net, with a centred last layer (the symmetric law) and with
   a last-layer mean 3 (the broken law): the deviation ``R^{(x)n} G^(n) - G^(n)``, estimated on common
   draws, in standard errors of the difference, as the Bonferroni single-test equivalent ``z_eq`` of
@@ -41,7 +42,7 @@ def invariance_task(point: dict) -> dict:
     """One output-rotation test: ``point`` has ``kind``, ``law`` ("symmetric"/"broken"), ``n``, ``draws``, ``seed``."""
     from dln_git.core import haar_orthonormal
     from dln_git.symmetries.architectures import network_family
-    from dln_git.symmetries.correlators import output_invariance_test
+    from dln_git.symmetries.correlators import output_invariance_test, reflection_moving
 
     rng = np.random.default_rng([SEED, KINDS.index(point["kind"]), int(point["n"]), int(point["seed"]),
                                  point["law"] == "broken"])
@@ -50,7 +51,8 @@ def invariance_task(point: dict) -> dict:
                          last_weight_mean=3.0 if point["law"] == "broken" else 0.0)
     x = rng.standard_normal((1, 3)) / np.sqrt(3)
     x = np.repeat(x, int(point["n"]), axis=0) + 0.3 * rng.standard_normal((int(point["n"]), 3)) / np.sqrt(3)
-    t = output_invariance_test(fam, x, haar_orthonormal(3, 3, rng), int(point["draws"]), rng)
+    R = haar_orthonormal(3, 3, rng) if point["law"] == "symmetric" else reflection_moving(np.ones(3), rng)
+    t = output_invariance_test(fam, x, R, int(point["draws"]), rng)
     return {"z_equivalent": t.z_equivalent, "max_z": t.max_z, "n_components": t.n_components}
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "correlator",
     "input_invariance_test",
     "output_invariance_test",
+    "reflection_moving",
     "z_threshold",
 ]
 
@@ -87,6 +88,26 @@ def z_threshold(alpha: float) -> float:
     """The two-sided normal quantile ``z`` with ``P(|Z| > z) = alpha``."""
     (alpha,) = check_options(alpha=(alpha, Rule.relative_tolerance("a false-alarm probability, in (0, 1)")))
     return float(-special.ndtri(alpha / 2))
+
+
+def reflection_moving(v, rng) -> np.ndarray:
+    """The Householder reflection ``I - 2 u u^T`` in O(D) that maps the direction of ``v`` to a random
+    unit vector orthogonal to it.
+
+    A Haar rotation may nearly fix the direction a symmetry-breaking mean picks out (then the broken
+    correlator barely moves); this element of O(D) moves it as far as possible, so a breaking test
+    cannot be blind by bad luck.
+    """
+    v = np.asarray(v, dtype=float)
+    if v.ndim != 1 or v.size < 2 or not np.isfinite(v).all() or not np.any(v):
+        raise ValueError(f"v must be a finite non-zero vector of length >= 2, got {v!r}")
+    rng = as_rng(rng)
+    a = v / np.linalg.norm(v)
+    e = rng.standard_normal(v.size)
+    e -= (e @ a) * a
+    e /= np.linalg.norm(e)
+    u = (a - e) / np.linalg.norm(a - e)
+    return np.eye(v.size) - 2.0 * np.outer(u, u)
 
 
 def _outer(F: np.ndarray) -> np.ndarray:
