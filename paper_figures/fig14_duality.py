@@ -114,14 +114,13 @@ def make(out_dir, *, size: str = "paper") -> list:
                            fontsize=5)
         ax.set_ylabel(r"$|R^{\otimes n}G^{(n)} - G^{(n)}|$ in SE (Bonferroni $z_{eq}$)")
         ax.legend(loc="upper left", fontsize=5.5)
-        plotting.note(ax, "bars at the floor: z_eq = 0; broken DLN G1, G3 and cos-net G1 stay 0\n"
-                          "(their hidden layers have mean 0, so the last-layer mean does not reach them)",
-                      loc="upper right")
+        ax.set_xlabel("bars at the floor: z_eq = 0. Broken DLN G1, G3 and cos-net G1 stay 0: their hidden\n"
+                      "layers have mean 0, so the last-layer mean does not reach the odd correlators", fontsize=6)
         plotting.panel_label(ax, "a", "output O(D) invariance")
 
         ax = axes[1]
         epochs = sorted({r["epoch"] for r in brk})
-        early = epochs[len(epochs) // 2]
+        early = epochs[-3] if len(epochs) >= 3 else epochs[0]  # where the shifts differ most
         colors = {"one-hot": plotting.PALETTE["measured"], "one-cold": plotting.PALETTE["balanced"]}
         for coding in ("one-hot", "one-cold"):
             for epoch, style in ((early, "o--"), (epochs[-1], "s-")):

@@ -114,3 +114,19 @@ def test_wick_validation():
         dln_two_point((2, 2, 2), [1.0], [1, 0], [0, 1])
     with pytest.raises(ValueError, match="points"):
         dln_four_point((2, 2), [1.0], np.ones((3, 2)))
+
+
+def test_wick_matches_plain_monte_carlo():
+    from dln_git.symmetries.architectures import NetworkFamily
+    from dln_git.symmetries.correlators import _summarise, correlator, z_threshold
+
+    widths, std = (2, 3, 2), (0.9, 0.7)
+    fam = NetworkFamily("linear", widths, (0.0, 0.0), std, (0.0, 0.0), (0.0, 0.0))
+    x = np.array([[0.6, 0.3], [0.5, -0.2], [0.4, 0.4], [0.7, 0.1]])
+    est = correlator(fam, x, 60000, 8)
+    exact = wick_correlator(widths, 4, simplify=False).numeric(x, np.square(std))
+    assert _summarise(est.mean - exact, est.stderr, est.n_draws).z_equivalent <= z_threshold(1e-6)
+    # one pairing pattern only (wrong combinatorics) is rejected
+    eye = np.eye(2)
+    wrong = exact[0, 0, 1, 1] * np.einsum("ij,kl->ijkl", eye, eye)
+    assert _summarise(est.mean - wrong, est.stderr, est.n_draws).z_equivalent > z_threshold(1e-6)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dln_git.core import haar_orthonormal
 from dln_git.symmetries.architectures import NetworkDraws, evaluate, network_family, sample_draws
@@ -91,3 +93,22 @@ def test_ntk_identity_with_a_zero_first_layer_and_validation():
         parameter_jacobian(fam, [np.ones((4, 2)), W[1]], b, x)
     with pytest.raises(ValueError, match="x must be"):
         parameter_jacobian(fam, W, b, np.ones(4))
+
+
+@given(kind=st.sampled_from(["linear", "relu", "gauss", "cos"]), d0=st.integers(1, 4), d1=st.integers(1, 5),
+       D=st.integers(1, 3), scale=st.sampled_from([1e-3, 1.0, 1e3]), zero_layer=st.sampled_from([None, 0, 1]),
+       seed=st.integers(0, 2**16))
+def test_ntk_identity_property(kind, d0, d1, D, scale, zero_layer, seed):
+    # degenerate instances: a zero layer, widths 1, weights rescaled by 1e-3..1e3 (unbalanced layers)
+    rng = np.random.default_rng(seed)
+    widths = (d0, d1, d1, D) if kind in ("linear", "relu") else (d0, d1, D)
+    fam = network_family(kind, widths, sigma_b=0.2)
+    W, b = _one_draw(fam, rng)
+    W[-1] = W[-1] * scale
+    if zero_layer is not None:
+        W[zero_layer] = np.zeros_like(W[zero_layer])
+    x, y = rng.standard_normal((2, d0))
+    R = haar_orthonormal(d0, d0, rng)
+    T1 = empirical_ntk(fam, W, b, R @ x, R @ y)
+    T2 = empirical_ntk(fam, rotate_first_layer(W, R), b, x, y)
+    assert np.abs(T1 - T2).max() <= 1e-12 * max(np.abs(T1).max(), 1e-300)
