@@ -32,6 +32,7 @@ from . import (
     fig11_noise_equilibria,
     fig12_staged_learning,
     fig13_burgers_shock,
+    fig14_duality,
 )
 
 __all__ = ["COMMITTED_OUT", "DEFAULT_OUT", "FIGURES", "build"]
@@ -58,6 +59,7 @@ FIGURES = OrderedDict(
         ("fig11_noise_equilibria", fig11_noise_equilibria),
         ("fig12_staged_learning", fig12_staged_learning),
         ("fig13_burgers_shock", fig13_burgers_shock),
+        ("fig14_duality", fig14_duality),
     ]
 )
 

@@ -1,6 +1,7 @@
 """Importing this module registers every built-in claim (one module per layer)."""
 
 <<<<<<< HEAD
+<<<<<<< HEAD
 from . import (  # noqa: F401
     bayes,
     core,
@@ -15,3 +16,6 @@ from . import (  # noqa: F401
 =======
 from . import bayes, core, decomposition, flows, symbolic, symmetries_burgers, systems  # noqa: F401
 >>>>>>> wt-burgers
+=======
+from . import bayes, core, decomposition, flows, symbolic, symmetries_duality, systems  # noqa: F401
+>>>>>>> wt-dual

@@ -1,6 +1,7 @@
 """Symbolic layer (sympy): the gauge action on explicit symbolic matrices, the moment map and the
 Kempf–Ness conditions derived (not typed in), identities proved to exactly zero, LaTeX, lambdify
-to numpy, and conservation-law counting (Marcotte–Gribonval–Peyré).
+to numpy, conservation-law counting (Marcotte–Gribonval–Peyré), and exact Wick-contraction
+correlators of Gaussian deep linear networks (MATH.md 6.4).
 
 It is the independent oracle the numerical core is tested against; nothing numerical depends on
 it at run time.
@@ -18,6 +19,7 @@ from .lambdify import lambdify_moment_map
 from .latex import to_latex
 from .matrices import DEFAULT_MAX_SYMBOLS, symbolic_end_to_end, symbolic_lie_algebra, symbolic_weights
 from .moment_map import derive_moment_map, moment_map_closed_form
+from .wick import WickCorrelator, dln_four_point, dln_two_point, wick_correlator
 
 __all__ = [
     "DEFAULT_MAX_SYMBOLS",
@@ -26,8 +28,11 @@ __all__ = [
     "Identity",
     "IdentityReport",
     "KempfNessConditions",
+    "WickCorrelator",
     "count_conservation_laws",
     "derive_moment_map",
+    "dln_four_point",
+    "dln_two_point",
     "estimate_conservation_cost",
     "identity_cost",
     "kempf_ness_conditions",
@@ -40,4 +45,5 @@ __all__ = [
     "symbolic_lie_algebra",
     "symbolic_weights",
     "to_latex",
+    "wick_correlator",
 ]
