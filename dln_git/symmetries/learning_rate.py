@@ -1,0 +1,288 @@
+"""Learning-rate stability of ReLU networks under the neuron-rescaling gauge (MATH.md section 6.1).
+
+The claim under test: the orbit-selection penalty ``(rho/4) sum_j D_j^2`` (``D_j = ||theta_in,j||^2
+- ||w_out,j||^2``, :func:`dln_git.symmetries.neuron_torus.imbalance`) widens the range of stable
+learning rates and suppresses scale drift, without changing what the network can express (every
+torus orbit carries one function).
+
+Why it should: on the minimum set of the scalar model ``1/2 (a c - y)^2`` the Hessian is
+``[[c^2, a c], [a c, a^2]]``, whose sharpness (largest eigenvalue) is ``a^2 + c^2 >= 2|ac| = 2|y|``,
+with equality exactly at the balanced point ``|a| = |c|`` (:func:`scalar_sharpness`). Gradient
+descent with step ``lr`` is linearly stable at a minimum iff ``lr < 2 / sharpness``, so the balanced
+minimum admits the largest step, ``1/|y|``, and an imbalanced one of the same function a step
+smaller by the factor ``2|y| / (a^2 + c^2)``. Rescaling a ReLU neuron by ``c`` multiplies the
+curvature along its incoming weights by about ``1/c^2`` and along its outgoing weights by ``c^2``.
+
+The experiment (:func:`lr_task`, :func:`lr_points`, :func:`summarize`; figure
+``paper_figures/fig10_relu_learning_rate.py``): one-hidden-layer ReLU networks with biases,
+He-initialised, then either *balanced* (``D = 0`` by the closed form :func:`balanced_init`) or
+*imbalanced* (the same network rescaled by log-normal factors ``c_j = exp(spread z_j)``,
+:func:`imbalanced_init`: the same function to rounding, ``|D|`` large), trained by full-batch GD
+(or seeded minibatch SGD) on the loss with or without the penalty, at a log grid of learning
+rates, over seeds, on two data sets (:mod:`dln_git.symmetries.lr_data`).
+
+Stability (:func:`train`): a run is *stable* if its training loss stays finite and at most
+``blowup`` (default 10) times its initial value at every step. A GD run below the edge of
+stability decreases the loss (descent lemma: ``lr < 2/L`` on the sublevel set); one above it
+grows the unstable component by ``|1 - lr lambda| > 1`` per step, i.e. geometrically, and passes
+any fixed multiple within a few dozen steps, while catapult spikes of a run that recovers
+(loss up by a factor 2-5 for a few steps) stay below 10x. The largest stable learning rate of a
+seed is the edge of the range of grid rates that are ALL stable from the smallest one up
+(:func:`summarize`), so a lucky isolated stable run above a failure does not count.
+
+Measured result: see :data:`MEASURED`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.options import Rule, check_options
+from .homogeneous import HomogeneousNet, cross_entropy_loss_and_grad, homogeneous_net, mse_loss_and_grad
+from .lr_data import LRData
+from .neuron_torus import imbalance, neuron_sq_norms, rescale_neurons
+
+__all__ = [
+    "MEASURED",
+    "LRRun",
+    "balanced_init",
+    "imbalanced_init",
+    "penalty_and_grad",
+    "random_relu_net",
+    "scalar_gd",
+    "scalar_sharpness",
+    "train",
+]
+
+#: Filled in from the paper-size run of the figure (see the module docstring).
+MEASURED = "not yet measured"
+
+
+# ------------------------------------------------------------------------------------------------
+# The scalar fact: sharpness on the minimum set of 1/2 (a c - y)^2
+# ------------------------------------------------------------------------------------------------
+def scalar_sharpness(a: float, c: float, y: float) -> float:
+    """Largest Hessian eigenvalue of ``E(a, c) = 1/2 (a c - y)^2`` at ``(a, c)``, in closed form.
+
+    ``H = [[c^2, 2ac - y], [2ac - y, a^2]]``, so
+    ``lambda_max = (a^2 + c^2)/2 + sqrt(((a^2 - c^2)/2)^2 + (2ac - y)^2)``; on the minimum set
+    ``ac = y`` this is ``a^2 + c^2 >= 2|y|``, equal to ``2|y|`` iff ``|a| = |c|`` (balanced).
+    """
+    a, c, y = float(a), float(c), float(y)
+    return 0.5 * (a * a + c * c) + math.hypot(0.5 * (a * a - c * c), 2 * a * c - y)
+
+
+def scalar_gd(a: float, c: float, y: float, lr: float, steps: int) -> np.ndarray:
+    """Gradient descent on ``1/2 (a c - y)^2``: the residuals ``a_t c_t - y``, ``t = 0..steps``.
+
+    ``a <- a - lr r c``, ``c <- c - lr r a`` with ``r = a c - y`` (simultaneous update).
+    """
+    (lr,) = check_options(lr=lr)
+    (steps,) = check_options(steps=(steps, Rule.count(1, "GD steps")))
+    out = np.empty(steps + 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps + 1):
+            r = a * c - y
+            out[t] = r
+            a, c = a - lr * r * c, c - lr * r * a
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Initialisations
+# ------------------------------------------------------------------------------------------------
+def random_relu_net(widths: Sequence[int], rng, *, biases: bool = True, activation: str = "relu") -> HomogeneousNet:
+    """He initialisation ``W_l ~ N(0, 2/d_{l-1})`` entrywise, biases zero (if any)."""
+    rng = np.random.default_rng(rng)
+    widths = tuple(int(w) for w in widths)
+    if len(widths) < 2 or min(widths) < 1:
+        raise ValueError(f"widths must be at least two positive integers (d_0, ..., d_L), got {widths}")
+    W = [rng.standard_normal((widths[i + 1], widths[i])) * np.sqrt(2.0 / widths[i]) for i in range(len(widths) - 1)]
+    b = [np.zeros(w.shape[0]) for w in W] if biases else None
+    return homogeneous_net(W, b, activation)
+
+
+def balanced_init(net: HomogeneousNet, *, tol: float = 1e-13, max_sweeps: int = 10_000) -> HomogeneousNet:
+    """The balanced point (``D = 0``) of the torus orbit of ``net``: the same function.
+
+    Per hidden neuron the factor ``c_j = (||w_out,j||^2 / ||theta_in,j||^2)^{1/4}``
+    (``= sqrt(||w_out,j|| / ||theta_in,j||)``) makes ``||c theta_in,j|| = ||w_out,j|| / c``; with
+    one hidden layer the neurons do not interact and one sweep is exact (``D_j`` is rounding).
+    Deeper networks: sweeps layer by layer (exact coordinate minimisation of the convex function
+    ``sum ||Wh_l||^2`` in ``log c``) until ``max |D_j| <= tol * max_j (||theta_in,j||^2 + ||w_out,j||^2)``.
+    Neurons with a zero incoming or outgoing part are left alone (no balanced point exists).
+    """
+    if not isinstance(net, HomogeneousNet):
+        raise TypeError(f"net must be a HomogeneousNet, got {type(net).__name__}")
+    tol, max_sweeps = check_options(tol=tol, max_sweeps=(max_sweeps, Rule.count(1, "balancing sweeps")))
+    for _ in range(max_sweeps if len(net.hidden_widths) > 1 else 1):
+        for layer in range(len(net.hidden_widths)):
+            ins, outs = neuron_sq_norms(net)
+            a, o = ins[layer], outs[layer]
+            ok = (a > 0) & (o > 0)
+            c = np.ones_like(a)
+            c[ok] = np.sqrt(np.sqrt(o[ok]) / np.sqrt(a[ok]))
+            scales = [np.ones(d) for d in net.hidden_widths]
+            scales[layer] = c
+            net = rescale_neurons(net, scales)
+        ins, outs = neuron_sq_norms(net)
+        size = max((float(np.max(a + o)) for a, o in zip(ins, outs, strict=True)), default=0.0)
+        worst = max((float(np.max(np.abs(d))) for d in imbalance(net)), default=0.0)
+        if worst <= tol * size:
+            break
+    return net
+
+
+def imbalanced_init(net: HomogeneousNet, spread: float, rng) -> HomogeneousNet:
+    """``net`` rescaled by log-normal torus factors ``c_j = exp(spread z_j)``, ``z_j ~ N(0, 1)``.
+
+    The function is unchanged (positive homogeneity; to rounding, ~1e-15 relative), ``D`` is not:
+    from a balanced start ``D_j = (c_j^2 - c_j^{-2}) P_j`` with ``P_j = ||theta_in,j|| ||w_out,j||``.
+    """
+    (spread,) = check_options(spread=(spread, Rule.nonnegative("log-normal spread of the neuron factors")))
+    rng = np.random.default_rng(rng)
+    return rescale_neurons(net, [np.exp(spread * rng.standard_normal(d)) for d in net.hidden_widths])
+
+
+# ------------------------------------------------------------------------------------------------
+# The penalty and training
+# ------------------------------------------------------------------------------------------------
+def penalty_and_grad(net: HomogeneousNet, rho: float):
+    """``(rho/4) sum_j D_j^2`` and its gradient in the layout of the loss gradients.
+
+    ``dD_j/dtheta_in,j = 2 theta_in,j``, ``dD_j/dw_out,j = -2 w_out,j``, so the gradient on
+    ``W_l`` is ``rho (D_l[:, None] W_l - W_l D_{l-1}[None, :])`` (the first term for ``l < L``, the
+    second for ``l > 1``), on ``b_l`` it is ``rho D_l b_l`` (``l < L``; ``b_L`` does not enter).
+    It is the infinitesimal torus action of ``s = rho D``: tangent to the orbit, so f is kept to
+    first order.
+    """
+    (rho,) = check_options(rho=(rho, Rule.nonnegative("the penalty weight")))
+    D = imbalance(net)
+    value = 0.25 * rho * sum(float(np.dot(d, d)) for d in D)
+    L = net.depth
+    gW, gb = [], []
+    for i, W in enumerate(net.weights):
+        g = np.zeros_like(W)
+        if i < L - 1:
+            g += rho * D[i][:, None] * W
+        if i > 0:
+            g -= rho * W * D[i - 1][None, :]
+        gW.append(g)
+        if net.biases is not None:
+            gb.append(rho * D[i] * net.biases[i] if i < L - 1 else np.zeros_like(net.biases[i]))
+    return value, (tuple(gW), None if net.biases is None else tuple(gb))
+
+
+@dataclass(frozen=True)
+class LRRun:
+    """One training run at a fixed learning rate.
+
+    Attributes
+    ----------
+    net : HomogeneousNet
+        The final network (the last finite one if the run diverged).
+    losses : ndarray
+        Training loss (data term, full batch) at steps ``0..`` (shorter if the run diverged).
+    stable : bool
+        Every recorded loss finite and ``<= blowup * losses[0]``.
+    divergence_step : int
+        First step violating that (``-1`` if stable).
+    imbalance_max : float
+        ``max_t max_j |D_j(t)|`` over the run.
+    sq_norm_init : float
+        ``||theta_0||^2``: squared norm of all parameters at the start (the scale ``D`` is compared to).
+    norm_growth : float
+        ``max_t ||theta_t||^2 / ||theta_0||^2``.
+    converged : bool
+        The requested steps ran and the output is finite (same as ``stable`` here).
+    message : str
+    """
+
+    net: HomogeneousNet
+    losses: np.ndarray
+    stable: bool
+    divergence_step: int
+    imbalance_max: float
+    imbalance_final: float
+    sq_norm_init: float
+    norm_growth: float
+    converged: bool
+    message: str
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.losses[-1])
+
+
+def _data_loss(net, x, y, task):
+    return mse_loss_and_grad(net, x, y) if task == "regression" else cross_entropy_loss_and_grad(net, x, y)
+
+
+def _sq_norm(net) -> float:
+    mats = list(net.weights) + (list(net.biases) if net.biases is not None else [])
+    return float(sum(np.vdot(m, m) for m in mats))
+
+
+def train(net: HomogeneousNet, data: LRData, *, lr: float, steps: int, rho: float = 0.0, batch_size=None,
+          rng=None, blowup: float = 10.0) -> LRRun:
+    """Gradient descent on ``E(theta) + (rho/4) sum_j D_j^2`` for ``steps`` steps.
+
+    ``E`` is ``1/(2n)||f(x) - y||^2`` (regression) or softmax cross-entropy (classification).
+    ``batch_size=None``: full-batch GD; otherwise minibatch SGD on seeded random batches (``rng``)
+    without replacement within an epoch. The run stops at the first step where the full-batch
+    training loss is non-finite or exceeds ``blowup`` times its initial value, or a parameter
+    would become non-finite (:attr:`LRRun.divergence_step`).
+    """
+    if not isinstance(net, HomogeneousNet):
+        raise TypeError(f"net must be a HomogeneousNet, got {type(net).__name__}")
+    if not isinstance(data, LRData):
+        raise TypeError(f"data must be an LRData, got {type(data).__name__}")
+    n = data.x_train.shape[1]
+    (lr, steps, rho, blowup, batch_size) = check_options(
+        lr=lr, steps=(steps, Rule.count(1, "training steps")), rho=(rho, Rule.nonnegative("the penalty weight")),
+        blowup=(blowup, Rule("real", 1.0, None, True, what="loss blow-up factor, > 1")),
+        batch_size=(batch_size, Rule("int", 1, n, allow_none=True, what=f"batch size, 1..{n}")))
+    gen = np.random.default_rng(rng)
+    x, y, task = data.x_train, data.y_train, data.task
+    sq0 = _sq_norm(net)
+    losses, dmax, growth = [], 0.0, 1.0
+    order, pos = np.arange(n), n
+    diverged, message = -1, f"{steps} steps at lr {lr:g}: the loss stayed finite and below {blowup:g}x its start"
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for t in range(steps + 1):
+            value, grads = _data_loss(net, x, y, task)
+            losses.append(value)
+            dmax = max(dmax, max((float(np.max(np.abs(d))) for d in imbalance(net)), default=0.0))
+            growth = max(growth, _sq_norm(net) / sq0)
+            if not math.isfinite(value) or value > blowup * losses[0]:
+                diverged = t
+                message = f"diverged at step {t}: loss {value:.3g} vs {losses[0]:.3g} at the start (limit {blowup:g}x)"
+                break
+            if t == steps:
+                break
+            if batch_size is not None:
+                if pos + batch_size > n:
+                    order, pos = gen.permutation(n), 0
+                idx = order[pos:pos + batch_size]
+                pos += batch_size
+                _, grads = _data_loss(net, x[:, idx], y[..., idx], task)
+            gW, gb = grads
+            if rho > 0:
+                _, (pW, pb) = penalty_and_grad(net, rho)
+                gW = [g + p for g, p in zip(gW, pW, strict=True)]
+                gb = None if gb is None else [g + p for g, p in zip(gb, pb, strict=True)]
+            W = [w - lr * g for w, g in zip(net.weights, gW, strict=True)]
+            b = None if gb is None else [v - lr * g for v, g in zip(net.biases, gb, strict=True)]
+            if not all(np.isfinite(m).all() for m in W + (b or [])):
+                diverged = t + 1
+                losses.append(math.inf)
+                message = f"diverged at step {t + 1}: a parameter overflowed"
+                break
+            net = net.replace(weights=W, biases=b)
+    d_final = max((float(np.max(np.abs(d))) for d in imbalance(net)), default=0.0)
+    stable = diverged < 0
+    return LRRun(net, np.array(losses), stable, diverged, dmax, d_final, sq0, growth, stable, message)
