@@ -98,7 +98,7 @@ def _check_biases(biases, weights) -> tuple[np.ndarray, ...] | None:
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HomogeneousNet:
     """A positively homogeneous network ``f(x) = W_L sigma(... sigma(W_1 x + b_1) ...) + b_L``.
 
@@ -112,6 +112,8 @@ class HomogeneousNet:
         Activation of the hidden layers ``1..L-1``; the last layer is linear.
     negative_slope : float
         Slope ``alpha`` of leaky ReLU for ``z < 0`` (ignored otherwise).
+
+    Equality is identity (``eq=False``): comparing arrays elementwise has no single truth value.
     """
 
     weights: tuple[np.ndarray, ...]

@@ -53,6 +53,7 @@ __all__ = [
     "rescale_neurons",
     "torus_action",
     "torus_gram",
+    "torus_gram_apply",
 ]
 
 
@@ -249,3 +250,19 @@ def torus_gram(net: HomogeneousNet) -> np.ndarray:
         K[r0:r1, c0:c1] = -C
         K[c0:c1, r0:r1] = -C.T
     return rescale(K, s, 2, "K")
+
+
+def torus_gram_apply(net: HomogeneousNet, s) -> tuple[np.ndarray, ...]:
+    """``K s`` matrix-free, in ``O(sum_l d_l d_{l-1})``: for hidden layer l,
+    ``(K s)_l = (||theta_in||^2 + ||w_out||^2) s_l - (W_l o W_l) s_{l-1} - (W_{l+1} o W_{l+1})^T s_{l+1}``
+    (``s_0 = s_L = 0``; the output layer and the inputs are not neurons of the torus).
+    """
+    net = _check_net(net)
+    s = _check_neuron_vector(s, net, "s", positive=False)
+    W, b, sc = _normalized(net)
+    diag, coupling = _gram_blocks(W, b)
+    out = [d * v for d, v in zip(diag, s, strict=True)]
+    for l, C in enumerate(coupling):  # C couples hidden layer l+2 (rows) and l+1 (columns), 1-based
+        out[l + 1] = out[l + 1] - C @ s[l]
+        out[l] = out[l] - C.T @ s[l + 1]
+    return tuple(rescale(tuple(out), sc, 2, "K s"))

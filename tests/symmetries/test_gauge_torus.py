@@ -16,6 +16,7 @@ from dln_git.symmetries.neuron_torus import (
     rescale_neurons,
     torus_action,
     torus_gram,
+    torus_gram_apply,
 )
 
 ACTS = ("relu", "leaky_relu", "linear")
@@ -95,6 +96,7 @@ def test_torus_gram_is_diagonal_of_core_gram(net, seed):
     ref = np.concatenate([np.diag(g)[:d] for g, d in zip(G, net.hidden_widths, strict=True)])
     assert np.allclose(Ks, ref, rtol=1e-11, atol=1e-11 * np.abs(K).max())
     assert np.allclose(K, K.T)
+    assert np.allclose(np.concatenate(torus_gram_apply(net, s)), Ks, rtol=1e-12, atol=1e-12 * np.abs(K).max())
     # <s, K s> = ||A(s)||^2
     dW, db = torus_action(net, s)
     sq = sum(np.sum(a * a) for a in dW) + (sum(np.sum(v * v) for v in db) if db else 0.0)
