@@ -29,6 +29,7 @@ from . import (
     fig7_fast_slow,
     fig8_conservation_laws,
     fig9_systems,
+    fig10_relu_learning_rate,
 )
 
 __all__ = ["COMMITTED_OUT", "DEFAULT_OUT", "FIGURES", "build"]
@@ -52,6 +53,7 @@ FIGURES = OrderedDict(
         ("fig7_fast_slow", fig7_fast_slow),
         ("fig8_conservation_laws", fig8_conservation_laws),
         ("fig9_systems", fig9_systems),
+        ("fig10_relu_learning_rate", fig10_relu_learning_rate),
     ]
 )
 

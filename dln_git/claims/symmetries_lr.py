@@ -60,7 +60,8 @@ def _sharpness_minimum_set(rng, size):
     return ClaimResult(worst, 0.0, 1e-9, passed=ok,
                        detail=f"max relative gap between the finite-difference sharpness, a^2 + c^2, scalar_sharpness "
                               f"and 2|y| at |a| = |c|: {worst:.1e} (E has no h^2 error term; the rounding of the "
-                              f"second differences at h = 1e-3 max(|a|, |c|) measured <= 3e-13 on 60 seeds); points below 2|y|: {below}")
+                              f"second differences at h = 1e-3 max(|a|, |c|) measured <= 3e-13 on 60 seeds); "
+                              f"points below 2|y|: {below}")
 
 
 @register(
@@ -97,8 +98,8 @@ def _gd_stability_threshold(rng, size):
                        detail=f"max relative gap between the measured per-step factor of |a c - y| over 15 steps and "
                               f"|1 - lr s| at lr = (1 -+ delta) 2/s, delta in [0.05, 0.2]: {worst:.1e}; residual from "
                               f"1e-9 |y| (growing, <= 1.5e-7 |y| at the end) or 1e-6 |y| (decaying, >= 5e-10 |y|): the "
-                              f"quadratic terms (relative ~|r|/|y|) and rounding (eps |y| / |r|) stay ~1e-5 (measured <= 6e-6), "
-                              f"far below 1e-4; runs on the wrong side of 1: {wrong_side}")
+                              f"quadratic terms (relative ~|r|/|y|) and rounding (eps |y| / |r|) stay ~1e-5 "
+                              f"(measured <= 6e-6), far below 1e-4; runs on the wrong side of 1: {wrong_side}")
 
 
 @register(
@@ -110,8 +111,8 @@ def _gd_stability_threshold(rng, size):
 )
 def _penalty_step(rng, size):
     from ..symmetries.homogeneous import homogeneous_net
-    from ..symmetries.learning_rate import penalty_and_grad
     from ..symmetries.neuron_torus import imbalance
+    from ..symmetries.penalty import orbit_penalty_grad
 
     worst = 0.0
     for _ in range(3 if size == "small" else 20):
@@ -121,7 +122,7 @@ def _penalty_step(rng, size):
         b = [scale * rng.standard_normal(h), scale * rng.standard_normal(d2)]
         net = homogeneous_net(W, b, "relu")
         rho, lr = float(rng.uniform(0.1, 2.0)), float(rng.uniform(0.01, 0.3)) / scale**2
-        _, (gW, gb) = penalty_and_grad(net, rho)
+        gW, gb = orbit_penalty_grad(net, rho)
         stepped = homogeneous_net([w - lr * g for w, g in zip(W, gW, strict=True)],
                                   [v - lr * g for v, g in zip(b, gb, strict=True)], "relu")
         a = np.sum(W[0] ** 2, axis=1) + b[0] ** 2

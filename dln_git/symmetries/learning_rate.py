@@ -42,16 +42,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.options import Rule, check_options
+from .gauge_balance import balance_neurons, balance_one_hidden_layer
 from .homogeneous import HomogeneousNet, cross_entropy_loss_and_grad, homogeneous_net, mse_loss_and_grad
 from .lr_data import LRData
-from .neuron_torus import imbalance, neuron_sq_norms, rescale_neurons
+from .neuron_torus import imbalance, rescale_neurons
+from .penalty import orbit_penalty_grad
 
 __all__ = [
     "MEASURED",
     "LRRun",
     "balanced_init",
     "imbalanced_init",
-    "penalty_and_grad",
     "random_relu_net",
     "scalar_gd",
     "scalar_sharpness",
@@ -106,35 +107,19 @@ def random_relu_net(widths: Sequence[int], rng, *, biases: bool = True, activati
     return homogeneous_net(W, b, activation)
 
 
-def balanced_init(net: HomogeneousNet, *, tol: float = 1e-13, max_sweeps: int = 10_000) -> HomogeneousNet:
+def balanced_init(net: HomogeneousNet, *, tol: float = 1e-13) -> HomogeneousNet:
     """The balanced point (``D = 0``) of the torus orbit of ``net``: the same function.
 
-    Per hidden neuron the factor ``c_j = (||w_out,j||^2 / ||theta_in,j||^2)^{1/4}``
-    (``= sqrt(||w_out,j|| / ||theta_in,j||)``) makes ``||c theta_in,j|| = ||w_out,j|| / c``; with
-    one hidden layer the neurons do not interact and one sweep is exact (``D_j`` is rounding).
-    Deeper networks: sweeps layer by layer (exact coordinate minimisation of the convex function
-    ``sum ||Wh_l||^2`` in ``log c``) until ``max |D_j| <= tol * max_j (||theta_in,j||^2 + ||w_out,j||^2)``.
-    Neurons with a zero incoming or outgoing part are left alone (no balanced point exists).
+    One hidden layer: the closed form ``c_j = sqrt(||w_out,j|| / ||theta_in,j||)`` (then
+    ``||c theta_in,j|| = ||w_out,j|| / c``, exact to rounding); deeper networks: the exact Newton
+    balancing :func:`dln_git.symmetries.gauge_balance.balance_neurons` to ``max |D_j| <= tol *
+    scale``. Neurons with a zero incoming or outgoing part cannot be balanced and are left alone.
     """
     if not isinstance(net, HomogeneousNet):
         raise TypeError(f"net must be a HomogeneousNet, got {type(net).__name__}")
-    tol, max_sweeps = check_options(tol=tol, max_sweeps=(max_sweeps, Rule.count(1, "balancing sweeps")))
-    for _ in range(max_sweeps if len(net.hidden_widths) > 1 else 1):
-        for layer in range(len(net.hidden_widths)):
-            ins, outs = neuron_sq_norms(net)
-            a, o = ins[layer], outs[layer]
-            ok = (a > 0) & (o > 0)
-            c = np.ones_like(a)
-            c[ok] = np.sqrt(np.sqrt(o[ok]) / np.sqrt(a[ok]))
-            scales = [np.ones(d) for d in net.hidden_widths]
-            scales[layer] = c
-            net = rescale_neurons(net, scales)
-        ins, outs = neuron_sq_norms(net)
-        size = max((float(np.max(a + o)) for a, o in zip(ins, outs, strict=True)), default=0.0)
-        worst = max((float(np.max(np.abs(d))) for d in imbalance(net)), default=0.0)
-        if worst <= tol * size:
-            break
-    return net
+    if net.depth == 2:
+        return balance_one_hidden_layer(net, tol).net
+    return balance_neurons(net, tol, method="newton").net
 
 
 def imbalanced_init(net: HomogeneousNet, spread: float, rng) -> HomogeneousNet:
@@ -151,32 +136,6 @@ def imbalanced_init(net: HomogeneousNet, spread: float, rng) -> HomogeneousNet:
 # ------------------------------------------------------------------------------------------------
 # The penalty and training
 # ------------------------------------------------------------------------------------------------
-def penalty_and_grad(net: HomogeneousNet, rho: float):
-    """``(rho/4) sum_j D_j^2`` and its gradient in the layout of the loss gradients.
-
-    ``dD_j/dtheta_in,j = 2 theta_in,j``, ``dD_j/dw_out,j = -2 w_out,j``, so the gradient on
-    ``W_l`` is ``rho (D_l[:, None] W_l - W_l D_{l-1}[None, :])`` (the first term for ``l < L``, the
-    second for ``l > 1``), on ``b_l`` it is ``rho D_l b_l`` (``l < L``; ``b_L`` does not enter).
-    It is the infinitesimal torus action of ``s = rho D``: tangent to the orbit, so f is kept to
-    first order.
-    """
-    (rho,) = check_options(rho=(rho, Rule.nonnegative("the penalty weight")))
-    D = imbalance(net)
-    value = 0.25 * rho * sum(float(np.dot(d, d)) for d in D)
-    L = net.depth
-    gW, gb = [], []
-    for i, W in enumerate(net.weights):
-        g = np.zeros_like(W)
-        if i < L - 1:
-            g += rho * D[i][:, None] * W
-        if i > 0:
-            g -= rho * W * D[i - 1][None, :]
-        gW.append(g)
-        if net.biases is not None:
-            gb.append(rho * D[i] * net.biases[i] if i < L - 1 else np.zeros_like(net.biases[i]))
-    return value, (tuple(gW), None if net.biases is None else tuple(gb))
-
-
 @dataclass(frozen=True)
 class LRRun:
     """One training run at a fixed learning rate.
@@ -272,7 +231,7 @@ def train(net: HomogeneousNet, data: LRData, *, lr: float, steps: int, rho: floa
                 _, grads = _data_loss(net, x[:, idx], y[..., idx], task)
             gW, gb = grads
             if rho > 0:
-                _, (pW, pb) = penalty_and_grad(net, rho)
+                pW, pb = orbit_penalty_grad(net, rho)
                 gW = [g + p for g, p in zip(gW, pW, strict=True)]
                 gb = None if gb is None else [g + p for g, p in zip(gb, pb, strict=True)]
             W = [w - lr * g for w, g in zip(net.weights, gW, strict=True)]
