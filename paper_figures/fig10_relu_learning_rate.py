@@ -12,8 +12,12 @@ back with :func:`dln_git.experiments.load_table`. One row of panels per data set
 
 * (a) the fraction of seeds whose run is stable (loss finite and below 10x its start for all
   steps) against the learning rate, per arm (colour: rho, line style: start);
-* (b) scale drift: the median over seeds of ``max_t max_j |D_j(t)| / ||theta_0||^2``;
-* (c) the final training loss (teacher) or test accuracy (digits), median over the stable seeds.
+* (b) the imbalance left at the end (scale drift), ``max_j |D_j(T)| / ||theta_0||^2``, median
+  over the stable seeds (the table also holds the maximum over the run);
+* (c) the final training loss (teacher) or test accuracy (digits), median over the stable seeds;
+* (d) the largest stable learning rate of each seed (every grid rate up to it stable) per arm,
+  labelled with the number of seeds on which the arm widened / narrowed the range against the
+  same start without penalty.
 
 Sizes: ``smoke`` runs a tiny grid in about 2 s; ``paper`` the full grid (2 data sets x 2 starts x
 4 penalty weights x 10 seeds x 17 learning rates = 1360 runs; about 2 minutes on two cores).
@@ -84,34 +88,50 @@ def draw(rows, out_dir, size: str = "paper") -> list:
     from dln_git.symmetries.lr_experiment import summarize
 
     datasets = [d for d in ("teacher", "digits") if any(r["dataset"] == d for r in rows)]
-    counts = summarize(rows)["counts"]
+    summary = summarize(rows)
     with plotting.style():
-        fig, axes = plotting.figure(ncols=3, nrows=len(datasets), figsize=(7.0, 2.2 * len(datasets) + 0.5))
-        axes = np.asarray(axes).reshape(len(datasets), 3)
+        fig, axes = plotting.figure(ncols=4, nrows=len(datasets), figsize=(7.4, 2.2 * len(datasets) + 0.5))
+        axes = np.asarray(axes).reshape(len(datasets), 4)
         for i, ds in enumerate(datasets):
             metric = "test_accuracy" if ds == "digits" else "final_loss"
-            for init, arm in _arms_drawn(rows, ds):
+            drawn = _arms_drawn(rows, ds)
+            for init, arm in drawn:
                 sel = [r for r in rows if r["dataset"] == ds and r["init"] == init and str(r["arm"]) == arm]
                 style = {"color": _ARM_COLORS.get(arm, "#999999"), "ls": _INIT_STYLE[init], "lw": 1.0,
                          "marker": "o" if init == "imbalanced" else None, "ms": 2.2}
                 lrs = np.array(sorted({r["lr"] for r in sel}))
                 frac = np.array([np.mean([bool(r["stable"]) for r in sel if r["lr"] == lr]) for lr in lrs])
                 axes[i, 0].semilogx(lrs, frac, label=f"{init}, {_arm_label(arm)}", **style)
-                lrs, drift = _median_by_lr(sel, "imbalance_max_rel", only_stable=True)
-                axes[i, 1].loglog(lrs, drift, **style)
+                lrs, drift = _median_by_lr(sel, "imbalance_final_rel", only_stable=True)
+                axes[i, 1].loglog(lrs, np.maximum(drift, 1e-18), **style)
                 lrs, val = _median_by_lr(sel, metric, only_stable=True)
                 (axes[i, 2].semilogx if ds == "digits" else axes[i, 2].loglog)(lrs, val, **style)
+            # (d) the largest stable learning rate of every seed, per arm
+            ax = axes[i, 3]
+            labels = []
+            for k, (init, arm) in enumerate(drawn):
+                edges = summary["edges"].get((ds, init, arm), {})
+                vals = np.array([edges[s] for s in sorted(edges)], dtype=float)
+                jitter = np.linspace(-0.25, 0.25, vals.size) if vals.size > 1 else np.zeros(1)
+                ax.scatter(np.where(vals > 0, vals, np.nan), k + jitter, s=6, color=_ARM_COLORS.get(arm, "#999999"),
+                           marker="o" if init == "imbalanced" else "^", lw=0)
+                c = summary["counts"].get((ds, init, arm))
+                tail = f"\n{c['wider']}/{c['seeds']} wider, {c['narrower']} narrower" if c else ""
+                labels.append(("imb." if init == "imbalanced" else "bal.") + " " + _arm_label(arm) + tail)
+            ax.set_xscale("log")
+            ax.set_yticks(range(len(drawn)))
+            ax.set_yticklabels(labels, fontsize=4.6)
+            ax.invert_yaxis()
+            ax.set_xlabel("largest stable learning rate")
             axes[i, 0].set_ylabel("stable fraction of seeds")
-            axes[i, 1].set_ylabel(r"median $\max_t \max_j |D_j| / \|\theta_0\|^2$")
+            axes[i, 1].set_ylabel(r"median final $\max_j |D_j| / \|\theta_0\|^2$")
             axes[i, 2].set_ylabel("median test accuracy" if ds == "digits" else "median final training loss")
-            for ax in axes[i]:
+            for ax in axes[i, :3]:
                 ax.set_xlabel("learning rate")
-            wide = [f"{_arm_label(arm)}: {c['wider']}/{c['seeds']} wider, {c['narrower']} narrower"
-                    for (d, init, arm), c in counts.items() if d == ds and init == "imbalanced"]
             plotting.panel_label(axes[i, 0], f"a{i + 1}", f"{ds}: stable runs")
-            plotting.note(axes[i, 0], "imbalanced, vs no penalty:\n" + "\n".join(wide), loc="lower left")
-            plotting.panel_label(axes[i, 1], f"b{i + 1}", "scale drift (stable runs)")
-            plotting.panel_label(axes[i, 2], f"c{i + 1}", "accuracy" if ds == "digits" else "loss (stable runs)")
+            plotting.panel_label(axes[i, 1], f"b{i + 1}", "imbalance left")
+            plotting.panel_label(axes[i, 2], f"c{i + 1}", "accuracy" if ds == "digits" else "loss")
+            plotting.panel_label(axes[i, 3], f"d{i + 1}", "edge per seed")
         handles, labels = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=5.5, frameon=False)
         return plotting.save(fig, out_dir, NAME, size=size)

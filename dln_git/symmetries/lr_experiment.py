@@ -6,10 +6,11 @@ the penalty widened it).
 One row per run (:func:`lr_task`): the point (``dataset, init, arm, seed, lr, steps, spread,
 batch_size``) and ``rho`` (the weight used), ``penalty_lr_bound = 1/(rho K_0)``,
 ``neuron_scale_init = K_0`` (:func:`neuron_scale`), ``stable, divergence_step, initial_loss,
-final_loss, test_loss, test_accuracy, imbalance_init, imbalance_max, imbalance_final, imbalance_max_rel,
-norm_growth`` (see
+final_loss, test_loss, test_accuracy, imbalance_init, imbalance_max, imbalance_final,
+imbalance_max_rel, imbalance_final_rel, norm_growth`` (see
 :class:`dln_git.symmetries.learning_rate.LRRun`; ``imbalance_max_rel = max_t max_j |D_j| /
-||theta_0||^2``). The figure is ``paper_figures/fig10_relu_learning_rate.py``.
+||theta_0||^2``, ``imbalance_final_rel`` the same at the last step). The figure is
+``paper_figures/fig10_relu_learning_rate.py``.
 
 Measured result: see :data:`dln_git.symmetries.learning_rate.MEASURED`.
 """
@@ -47,7 +48,8 @@ __all__ = [
 COLUMNS = (
     "dataset", "init", "arm", "seed", "lr", "steps", "spread", "batch_size", "rho", "penalty_lr_bound",
     "neuron_scale_init", "stable", "divergence_step", "initial_loss", "final_loss", "imbalance_init",
-    "imbalance_max", "imbalance_final", "imbalance_max_rel", "norm_growth", "test_accuracy", "test_loss",
+    "imbalance_max", "imbalance_final", "imbalance_max_rel", "imbalance_final_rel", "norm_growth", "test_accuracy",
+    "test_loss",
 )
 
 
@@ -131,7 +133,8 @@ def lr_task(point: Mapping) -> dict:
         "final_loss": run.final_loss if run.stable else math.nan,
         "imbalance_init": max(float(np.max(np.abs(d))) for d in imbalance(net)),
         "imbalance_max": run.imbalance_max, "imbalance_final": run.imbalance_final,
-        "imbalance_max_rel": run.imbalance_max / run.sq_norm_init, "norm_growth": run.norm_growth,
+        "imbalance_max_rel": run.imbalance_max / run.sq_norm_init,
+        "imbalance_final_rel": run.imbalance_final / run.sq_norm_init, "norm_growth": run.norm_growth,
     }
     if run.stable:
         if data.task == "classification":

@@ -246,3 +246,21 @@ def test_grid_table_and_summary_round_trip(tmp_path):
     c = summary["counts"][("teacher", "balanced", "critical")]
     assert c["seeds"] == 2 and c["wider"] + c["same"] + c["narrower"] == 2
     assert lr_task(points[0]) == {k: v for k, v in rows[0].items() if k not in points[0]}
+
+
+def test_figure_writes_its_table_and_redraws_from_it(tmp_path, monkeypatch):
+    from paper_figures import fig10_relu_learning_rate as fig
+
+    monkeypatch.setitem(fig.PARAMS, "smoke", {**fig.PARAMS["smoke"], "seeds": 1, "lrs": (-2.0, 1.0, 3), "steps": 10})
+    paths = fig.make(tmp_path / "a", size="smoke")
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.exists() for p in paths)
+    table = tmp_path / "a" / fig.TABLE
+    rows = load_table(table)
+    assert set(rows[0]) == set(COLUMNS) and len(rows) == 2 * 2 * 3 * 1 * 3
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("drawing from a saved table must not train")
+
+    monkeypatch.setattr(fig, "compute", no_training)
+    again = fig.make(tmp_path / "b", size="smoke", table=table)
+    assert all(p.exists() for p in again) and not (tmp_path / "b" / fig.TABLE).exists()
