@@ -13,7 +13,8 @@ minimum admits the largest step, ``1/|y|``, and an imbalanced one of the same fu
 smaller by the factor ``2|y| / (a^2 + c^2)``. Rescaling a ReLU neuron by ``c`` multiplies the
 curvature along its incoming weights by about ``1/c^2`` and along its outgoing weights by ``c^2``.
 
-The experiment (:func:`lr_task`, :func:`lr_points`, :func:`summarize`; figure
+The experiment (:mod:`dln_git.symmetries.lr_experiment`: ``lr_points``, ``lr_task``,
+``summarize``; figure
 ``paper_figures/fig10_relu_learning_rate.py``): one-hidden-layer ReLU networks with biases,
 He-initialised, then either *balanced* (``D = 0`` by the closed form :func:`balanced_init`) or
 *imbalanced* (the same network rescaled by log-normal factors ``c_j = exp(spread z_j)``,
@@ -26,9 +27,10 @@ Stability (:func:`train`): a run is *stable* if its training loss stays finite a
 stability decreases the loss (descent lemma: ``lr < 2/L`` on the sublevel set); one above it
 grows the unstable component by ``|1 - lr lambda| > 1`` per step, i.e. geometrically, and passes
 any fixed multiple within a few dozen steps, while catapult spikes of a run that recovers
-(loss up by a factor 2-5 for a few steps) stay below 10x. The largest stable learning rate of a
-seed is the edge of the range of grid rates that are ALL stable from the smallest one up
-(:func:`summarize`), so a lucky isolated stable run above a failure does not count.
+stay below 10x (each row records the peak ``max_t E_t / E_0``
+is recorded as ``loss_peak_ratio``). The largest stable learning rate of a seed is the edge of
+the range of grid rates that are ALL stable from the smallest one up
+(``lr_experiment.summarize``), so a lucky isolated stable run above a failure does not count.
 
 The penalty arms (:func:`dln_git.symmetries.lr_experiment.penalty_weight`): no penalty, fixed
 weights ``rho`` in {0.01, 0.1, 1}, and the step-matched ``rho = 1/(2 lr K_0)`` with
@@ -104,6 +106,17 @@ MEASURED = (
 # ------------------------------------------------------------------------------------------------
 # The scalar fact: sharpness on the minimum set of 1/2 (a c - y)^2
 # ------------------------------------------------------------------------------------------------
+def _finite_scalars(**values) -> list[float]:
+    out = []
+    for name, v in values.items():
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a real number, got {v!r}")
+        if not math.isfinite(float(v)):
+            raise ValueError(f"{name} = {v} is not finite")
+        out.append(float(v))
+    return out
+
+
 def scalar_sharpness(a: float, c: float, y: float) -> float:
     """Largest Hessian eigenvalue of ``E(a, c) = 1/2 (a c - y)^2`` at ``(a, c)``, in closed form.
 
@@ -111,7 +124,7 @@ def scalar_sharpness(a: float, c: float, y: float) -> float:
     ``lambda_max = (a^2 + c^2)/2 + sqrt(((a^2 - c^2)/2)^2 + (2ac - y)^2)``; on the minimum set
     ``ac = y`` this is ``a^2 + c^2 >= 2|y|``, equal to ``2|y|`` iff ``|a| = |c|`` (balanced).
     """
-    a, c, y = float(a), float(c), float(y)
+    a, c, y = _finite_scalars(a=a, c=c, y=y)
     return 0.5 * (a * a + c * c) + math.hypot(0.5 * (a * a - c * c), 2 * a * c - y)
 
 
@@ -120,8 +133,8 @@ def scalar_gd(a: float, c: float, y: float, lr: float, steps: int) -> np.ndarray
 
     ``a <- a - lr r c``, ``c <- c - lr r a`` with ``r = a c - y`` (simultaneous update).
     """
-    (lr,) = check_options(lr=lr)
-    (steps,) = check_options(steps=(steps, Rule.count(1, "GD steps")))
+    a, c, y = _finite_scalars(a=a, c=c, y=y)
+    lr, steps = check_options(lr=lr, steps=(steps, Rule.count(1, "GD steps")))
     out = np.empty(steps + 1)
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(steps + 1):
@@ -244,6 +257,7 @@ def train(net: HomogeneousNet, data: LRData, *, lr: float, steps: int, rho: floa
         blowup=(blowup, Rule("real", 1.0, None, True, what="loss blow-up factor, > 1")),
         batch_size=(batch_size, Rule("int", 1, n, allow_none=True, what=f"batch size, 1..{n}")))
     gen = np.random.default_rng(rng)
+    net = net.replace(weights=net.weights)  # a validated copy: the result never shares the input's arrays
     x, y, task = data.x_train, data.y_train, data.task
     sq0 = _sq_norm(net)
     losses, dmax, growth = [], 0.0, 1.0

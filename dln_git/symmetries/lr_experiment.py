@@ -6,8 +6,9 @@ the penalty widened it).
 One row per run (:func:`lr_task`): the point (``dataset, init, arm, seed, lr, steps, spread,
 batch_size``) and ``rho`` (the weight used), ``penalty_lr_bound = 1/(rho K_0)``,
 ``neuron_scale_init = K_0`` (:func:`neuron_scale`), ``stable, divergence_step, initial_loss,
-final_loss, test_loss, test_accuracy, imbalance_init, imbalance_max, imbalance_final,
-imbalance_max_rel, imbalance_final_rel, norm_growth`` (see
+loss_peak_ratio`` (``max_t E_t / E_0`` over the steps run), ``final_loss, test_loss,
+test_accuracy, imbalance_init, imbalance_max, imbalance_final, imbalance_max_rel,
+imbalance_final_rel, norm_growth`` (see
 :class:`dln_git.symmetries.learning_rate.LRRun`; ``imbalance_max_rel = max_t max_j |D_j| /
 ||theta_0||^2``, ``imbalance_final_rel`` the same at the last step). The figure is
 ``paper_figures/fig10_relu_learning_rate.py``.
@@ -47,7 +48,7 @@ __all__ = [
 #: The columns of a row of the table, in order.
 COLUMNS = (
     "dataset", "init", "arm", "seed", "lr", "steps", "spread", "batch_size", "rho", "penalty_lr_bound",
-    "neuron_scale_init", "stable", "divergence_step", "initial_loss", "final_loss", "imbalance_init",
+    "neuron_scale_init", "stable", "divergence_step", "initial_loss", "loss_peak_ratio", "final_loss", "imbalance_init",
     "imbalance_max", "imbalance_final", "imbalance_max_rel", "imbalance_final_rel", "norm_growth", "test_accuracy",
     "test_loss",
 )
@@ -130,6 +131,7 @@ def lr_task(point: Mapping) -> dict:
     row = {
         "rho": rho, "penalty_lr_bound": 1.0 / (rho * k0) if rho > 0 else math.inf, "neuron_scale_init": k0,
         "stable": run.stable, "divergence_step": run.divergence_step, "initial_loss": float(run.losses[0]),
+        "loss_peak_ratio": float(np.max(run.losses) / run.losses[0]) if run.losses[0] > 0 else math.nan,
         "final_loss": run.final_loss if run.stable else math.nan,
         "imbalance_init": max(float(np.max(np.abs(d))) for d in imbalance(net)),
         "imbalance_max": run.imbalance_max, "imbalance_final": run.imbalance_final,

@@ -209,6 +209,12 @@ def test_train_validates_its_input():
         train(net.weights, data, lr=0.1, steps=3)
     with pytest.raises(ValueError, match="spread"):
         imbalanced_init(net, -1.0, 0)
+    with pytest.raises(ValueError, match="y = nan"):
+        scalar_sharpness(1.0, 1.0, float("nan"))
+    with pytest.raises(TypeError, match="a must be a real number"):
+        scalar_gd("1", 1.0, 1.0, 0.1, 3)
+    with pytest.raises(ValueError, match="steps"):
+        scalar_gd(1.0, 1.0, 1.0, 0.1, 0)
 
 
 # ------------------------------------------------------------------------------------------------
