@@ -28,7 +28,7 @@ stability decreases the loss (descent lemma: ``lr < 2/L`` on the sublevel set); 
 grows the unstable component by ``|1 - lr lambda| > 1`` per step, i.e. geometrically, and passes
 any fixed multiple within a few dozen steps, while catapult spikes of a run that recovers
 stay below 10x (each row records the peak ``max_t E_t / E_0``
-is recorded as ``loss_peak_ratio``). The largest stable learning rate of a seed is the edge of
+as ``loss_peak_ratio``). The largest stable learning rate of a seed is the edge of
 the range of grid rates that are ALL stable from the smallest one up
 (``lr_experiment.summarize``), so a lucky isolated stable run above a failure does not count.
 
