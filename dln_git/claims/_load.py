@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     symbolic,
     symmetries_burgers,
     symmetries_duality,
+    symmetries_lr,
     symmetries_noise,
     symmetries_quotient,
     symmetries_relu,
