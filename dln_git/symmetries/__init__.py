@@ -12,7 +12,10 @@ from .burgers_quotient import quotient_vs_raw
 from .correlators import correlator, input_invariance_test, output_invariance_test
 from .gauge_balance import BalanceResult, balance_neurons, balance_one_hidden_layer
 from .homogeneous import HomogeneousNet, cross_entropy_loss_and_grad, gd_step, homogeneous_net, mse_loss_and_grad
+from .learning_rate import balanced_init, imbalanced_init, random_relu_net, scalar_sharpness
 from .local_entropy import hopf_lax, local_entropy, quadrature_grid
+from .lr_data import LRData, load_lr_data
+from .lr_experiment import lr_points, run_lr_experiment, summarize
 from .monitor import QuotientMonitor, crossing_time, predicted_transition_time, record_training, rise_time
 from .neuron_torus import (
     GaugeCoordinates,
@@ -53,6 +56,7 @@ __all__ = [
     "ExponentialSymmetry",
     "GaugeCoordinates",
     "HomogeneousNet",
+    "LRData",
     "LabelNoiseTask",
     "PenaltyFlowResult",
     "QuotientMonitor",
@@ -61,6 +65,7 @@ __all__ = [
     "balance_neurons",
     "balance_one_hidden_layer",
     "balance_pair",
+    "balanced_init",
     "characteristics",
     "correlator",
     "cross_entropy_loss_and_grad",
@@ -78,8 +83,11 @@ __all__ = [
     "homogeneous_net",
     "hopf_lax",
     "imbalance",
+    "imbalanced_init",
     "input_invariance_test",
+    "load_lr_data",
     "local_entropy",
+    "lr_points",
     "mse_loss_and_grad",
     "network_family",
     "neuron_invariants",
@@ -96,15 +104,19 @@ __all__ = [
     "predicted_transition_time",
     "quadrature_grid",
     "quotient_vs_raw",
+    "random_relu_net",
     "record_training",
     "relu_observables",
     "rescale_neurons",
     "rise_time",
+    "run_lr_experiment",
     "sample_draws",
+    "scalar_sharpness",
     "sgd_step_identity",
     "shocks_1d",
     "simulate_label_noise",
     "staged_learning",
+    "summarize",
     "torus_action",
     "torus_gram",
     "torus_gram_apply",

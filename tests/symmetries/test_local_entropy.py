@@ -235,7 +235,7 @@ def test_residuals_detect_the_variance_misreading(monkeypatch):
     # i.e. our u at time t/2: it does not solve the equation, and the residual must say so
     import importlib
 
-    vr = importlib.import_module("dln_git.symmetries.viscous_residuals")  # the module (the package exports the function)
+    vr = importlib.import_module("dln_git.symmetries.viscous_residuals")  # the module, not the function
 
     def misread(Lbar, x, t, nu, grid):
         return local_entropy(Lbar, x, t / 2, nu, grid)
