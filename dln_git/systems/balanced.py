@@ -42,6 +42,11 @@ __all__ = ["BalancedRealization", "balanced_realization"]
 #: square-root method determines s_k to an absolute accuracy of a modest multiple of
 #: ``eps * s_1``, so values below about 1e-13 s_1 carry no correct digit.
 RANK_RTOL = 1e-13
+#: ``converged`` requires ``||T T_inv - I||_2 <= INVERSE_RTOL ||T||_2 ||T_inv||_2`` (for a square T the
+#: scale is cond(T)). The computed product errs by about ``eps s_1 / s_r`` on the state of the smallest
+#: kept Hankel singular value s_r: states kept with ``s_r`` near ``rank_rtol s_1`` (HSV spread over
+#: 10+ decades, as from ``control.rss`` at n = 200) can miss it; the message then says so.
+INVERSE_RTOL = 1e-12
 UNSTABLE_RULE = Rule.choice("split", "raise", what="'split': keep the unstable part whole; 'raise': refuse")
 NONMINIMAL_RULE = Rule.choice("reduce", "raise", what="'reduce': balance the minimal part; 'raise': refuse")
 
@@ -122,6 +127,9 @@ class BalancedRealization:
         Numerically non-minimal states removed (HSV at most ``rank_rtol sqrt(||P|| ||Q||)``).
     n_unstable : int
         States of the unstable part, kept whole (0 for a stable input).
+    inverse_residual : float
+        ``||T T_inv - I||_2 / (||T||_2 ||T_inv||_2)`` (``converged`` requires at most
+        :data:`INVERSE_RTOL`).
     gramian_residual : float
         ``max(||P_b - S||_F, ||Q_b - S||_F) / ||S||_F`` with ``P_b, Q_b`` the Gramians of the
         balanced stable part recomputed by the Lyapunov solvers (``nan`` when ``verify=False``).
@@ -140,6 +148,7 @@ class BalancedRealization:
     gramian_residual: float
     converged: bool
     message: str
+    inverse_residual: float = 0.0
 
     @property
     def minimal(self) -> bool:
@@ -221,13 +230,25 @@ def balanced_realization(sys, *, unstable: str = "split", nonminimal: str = "red
     if split.n_unstable:
         parts.append(f"{split.n_unstable} unstable state(s) kept whole, not balanced "
                      f"(Sylvester coupling ||X|| = {split.coupling_norm:.2e})")
-    converged = finite and (not verify or residual <= rtol)
+    inverse = _inverse_residual(T, T_inv) if finite else np.nan
+    converged = finite and (not verify or residual <= rtol) and inverse <= INVERSE_RTOL
     if not finite:
         parts.append("non-finite result")
+    elif inverse > INVERSE_RTOL:
+        parts.append(f"||T T_inv - I|| = {inverse:.1e} ||T|| ||T_inv||, above {INVERSE_RTOL:g}: the states of the "
+                     "smallest kept Hankel singular values carry few correct digits; a larger rank_rtol drops them")
     elif verify:
         parts.append(f"Gramian residual {residual:.1e}" + ("" if residual <= rtol else f" above rtol = {rtol:g}"))
     return BalancedRealization(system, T, T_inv, bal.hsv.copy(), system.n_states, n_removed, split.n_unstable,
-                               residual, bool(converged), "; ".join(parts))
+                               residual, bool(converged), "; ".join(parts), float(inverse))
+
+
+def _inverse_residual(T: np.ndarray, T_inv: np.ndarray) -> float:
+    """``||T T_inv - I||_2 / (||T||_2 ||T_inv||_2)`` (0 for an empty T)."""
+    if T.shape[0] == 0:
+        return 0.0
+    scale = np.linalg.norm(T, 2) * np.linalg.norm(T_inv, 2)
+    return float(np.linalg.norm(T @ T_inv - np.eye(T.shape[0]), 2) / scale)
 
 
 def _span(s) -> str:

@@ -116,3 +116,34 @@ def test_zero_system_has_order_zero():
     s = StateSpace(-np.eye(3), np.zeros((3, 1)), np.ones((1, 3)))
     r = balanced_realization(s)
     assert r.order == 0 and r.n_removed == 3 and r.converged
+
+
+def test_inaccurate_inverse_pair_is_flagged_not_converged():
+    """Hankel singular values over 11 decades (control.rss at n = 200): kept states near the cut make
+    ``T T_inv`` miss I by ~eps s_1/s_r. The result must say so (converged=False, with the reason),
+    and a larger rank_rtol must give an accurate, converged pair, checked independently."""
+    import scipy.linalg
+
+    control = pytest.importorskip("control")
+    state = np.random.get_state()  # noqa: NPY002  (control.rss draws from numpy's global state)
+    try:
+        np.random.seed(0)  # noqa: NPY002
+        s = control.rss(200, 3, 3)
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+    sys = StateSpace(*(np.asarray(M, float) for M in (s.A, s.B, s.C, s.D)))
+
+    def ratio(r):
+        scale = np.linalg.norm(r.T, 2) * np.linalg.norm(r.T_inv, 2)
+        return np.linalg.norm(r.T @ r.T_inv - np.eye(r.order), 2) / scale
+
+    r = balanced_realization(sys)
+    assert r.inverse_residual == pytest.approx(ratio(r), rel=1e-6)
+    assert ratio(r) > 1e-12 and not r.converged and "T T_inv" in r.message
+    r2 = balanced_realization(sys, rank_rtol=1e-10)
+    assert r2.converged and ratio(r2) <= 1e-12 and r2.order < r.order
+    b = r2.system
+    P = scipy.linalg.solve_continuous_lyapunov(b.A, -b.B @ b.B.T)
+    Q = scipy.linalg.solve_continuous_lyapunov(b.A.T, -b.C.T @ b.C)
+    S = np.diag(r2.hsv[: r2.order])
+    assert max(np.linalg.norm(P - S), np.linalg.norm(Q - S)) <= 1e-10 * np.linalg.norm(S)
