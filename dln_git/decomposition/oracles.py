@@ -77,9 +77,16 @@ def _mode_by_quadrature(a0: float, s: float, depth: int, lam: float, t: float) -
     def point(u):
         return target - gap * np.exp(-u)
 
+    # From a small start the integrand ~ 1/(N s b^p) peaks over v in [0, ~a0/|gap|] (b ~ a0 + gap v):
+    # geometric break points from there on let the quadrature see the peak (without them, a0 <= 1e-5
+    # at N >= 3 returned a* long before the mode got there)
+    base = abs(a0 / gap)
+
     def elapsed(u):
+        points = [base * 4.0**k for k in range(80) if base * 4.0**k < u]
         value, _ = scipy.integrate.quad(lambda v: gap * np.exp(-v) / _mode_velocity(point(v), s, depth, lam), 0.0, u,
-                                        epsabs=1e-14, epsrel=1e-11, limit=200)
+                                        epsabs=1e-14, epsrel=1e-11, limit=200 + 4 * len(points),
+                                        points=points or None)
         return value
 
     # Near a* > 0, f(b) loses digits to cancellation; stop the quadrature 1e-5 (relative) short
@@ -97,7 +104,8 @@ def _mode_by_quadrature(a0: float, s: float, depth: int, lam: float, t: float) -
     delta0 = gap * np.exp(-u_end)
     c = _mode_derivative(target, s, depth, lam, 1)
     k = 0.0 if target == 0.0 else 0.5 * _mode_derivative(target, s, depth, lam, 2)
-    z = k / c + (1.0 / delta0 - k / c) * np.exp(-c * (t - t_end))
+    with np.errstate(over="ignore"):  # long after t_end: z = inf, a = a* exactly
+        z = k / c + (1.0 / delta0 - k / c) * np.exp(-c * (t - t_end))
     return target - 1.0 / z
 
 

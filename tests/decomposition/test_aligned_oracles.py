@@ -55,3 +55,19 @@ def test_regularized_moment_map_and_bad_inputs():
         aligned_mode(1.0, -1.0, 2, 1.0)
     with pytest.raises(ValueError, match="modes"):
         aligned_regression((2, 2, 2), [1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("depth", [3, 5])
+@pytest.mark.parametrize("a0", [1e-4, 1e-6])
+def test_aligned_mode_from_very_small_starts_against_a_log_variable_ode(depth, a0):
+    """The depth-N quadrature from a0 <= 1e-5 (it used to miss the 1/f peak at b ~ a0 and return s
+    long before the mode got there), against DOP853 on ``d log a / dt = N a^{1-2/N} (s - a)``, which
+    keeps the relative accuracy of a tiny a."""
+    import scipy.integrate
+
+    s = 1.0
+    ts = np.array([0.5, 5.0, 50.0, 200.0, 1000.0, 5000.0])
+    sol = scipy.integrate.solve_ivp(lambda t, y: [depth * np.exp(y[0]) ** (1 - 2 / depth) * (s - np.exp(y[0]))],
+                                    (0, ts[-1]), [np.log(a0)], t_eval=ts, method="DOP853", rtol=1e-13, atol=1e-13)
+    ref = np.exp(sol.y[0])
+    np.testing.assert_allclose(aligned_mode(s, a0, depth, ts), ref, rtol=1e-8)

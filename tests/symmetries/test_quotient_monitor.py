@@ -41,18 +41,15 @@ def test_predicted_transition_time_matches_an_ode_solve_and_the_oracle(depth, s,
     sol = scipy.integrate.solve_ivp(f, (0, 10 * t_pred + 10), [a0], method="DOP853", rtol=1e-12, atol=1e-14 * a0,
                                     events=hit)
     assert sol.t_events[0][0] == pytest.approx(t_pred, rel=1e-8)
-    if a0 >= 1e-4 or depth <= 2:  # see the xfail below for the oracle's very small starts
-        assert aligned_mode(s, a0, depth, t_pred) == pytest.approx(fraction * s, rel=1e-7)
+    assert aligned_mode(s, a0, depth, t_pred) == pytest.approx(fraction * s, rel=1e-7)
 
 
-@pytest.mark.xfail(strict=True, reason="dln_git.decomposition.aligned_mode (N >= 3) returns the rest point s "
-                   "long before the mode gets there when a0 <= 1e-5: its quadrature in u = log((a*-a0)/(a*-a)) "
-                   "misses the 1/f(b) peak at b ~ a0 (IntegrationWarning); the ODE solve above agrees with "
-                   "predicted_transition_time instead")
-@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
 def test_decomposition_oracle_at_very_small_starts():
-    t_pred = predicted_transition_time(1.0, 1e-6, 3)
-    assert aligned_mode(1.0, 1e-6, 3, t_pred) == pytest.approx(0.5, rel=1e-6)
+    # aligned_mode (N >= 3) used to return the rest point long before the mode got there for a0 <= 1e-5
+    # (its quadrature missed the 1/f peak at b ~ a0); it now agrees with the independent prediction
+    for depth in (3, 4):
+        t_pred = predicted_transition_time(1.0, 1e-6, depth)
+        assert aligned_mode(1.0, 1e-6, depth, t_pred) == pytest.approx(0.5, rel=1e-6)
 
 
 def test_predicted_transition_time_edge_cases_and_errors():
