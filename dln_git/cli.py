@@ -194,6 +194,11 @@ def _figures(args) -> int:
         )
         return EXIT_USAGE
     known = list(paper_figures.FIGURES)
+    if args.list:
+        for name, module in paper_figures.FIGURES.items():
+            doc = (module.__doc__ or "").strip().splitlines()
+            print(f"{name:28s} {doc[0] if doc else ''}")
+        return 0
     unknown = [name for name in args.only or () if name not in paper_figures.FIGURES]
     if unknown:
         return _usage_error(
@@ -295,7 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Parameter-space symmetry of deep linear networks: verify the claims of MATH.md, rebuild the "
         "paper figures, derive moment maps.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"dln-git {__version__}")
+    sub = parser.add_subparsers(dest="command")
     verify = sub.add_parser(
         "verify",
         help="run the registered claims and report measured vs expected",
@@ -349,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("figures"), metavar="DIR", help="output directory (default ./figures)"
     )
     figures.add_argument("--smoke", action="store_true", help="small, fast versions (a smoke test), not paper quality")
+    figures.add_argument("--list", action="store_true", help="list the figures (name, first docstring line) and exit")
     figures.set_defaults(func=_figures)
     derive = sub.add_parser("derive", help="derive the moment map and Kempf–Ness conditions symbolically")
     derive.add_argument("--widths", type=_parse_widths, required=True, help="widths d_0,...,d_N, e.g. 2,3,2")
@@ -380,7 +389,11 @@ def main(argv=None) -> int:
     Usage errors exit through argparse (``SystemExit(2)``) or return 2; Ctrl-C returns 130 after
     one line on stderr; a closed stdout returns 141. See the module docstring.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `dln-git`: the help, not an error
+        parser.print_help()
+        return 0
     try:
         return args.func(args)
     except KeyboardInterrupt:  # VerifyInterrupted is handled, with its counts, by _verify

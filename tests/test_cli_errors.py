@@ -199,11 +199,23 @@ def test_figures_out_is_created_and_unknown_names_name_only(fake_figures, tmp_pa
     assert "'fig_z'" in _one_error_line(capsys, "--only")
 
 
-def test_no_command_is_a_usage_error(capsys):
+def test_no_command_prints_the_help(capsys):
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: dln-git") and "verify" in out and "figures" in out and "derive" in out
+
+
+def test_version_and_figures_list(capsys):
+    import dln_git
+    import paper_figures
+
     with pytest.raises(SystemExit) as exit_info:
-        cli.main([])
-    assert exit_info.value.code == 2
-    assert "Traceback" not in capsys.readouterr().err
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"dln-git {dln_git.__version__}"
+    assert cli.main(["figures", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(paper_figures.FIGURES)
 
 
 
