@@ -72,6 +72,10 @@ def _mode_by_quadrature(a0: float, s: float, depth: int, lam: float, t: float) -
     target = _rest_point(a0, s, depth, lam)
     if t == 0.0 or target == a0:
         return a0
+    if 0.0 < 4.0 * a0 < target:
+        # a small start growing: up to halfway, in w = log b (smooth integrand b/f(b) ~ b^{1-p}/(N s), and
+        # b = e^w keeps the relative accuracy of a tiny b, which b = a* - gap e^{-u} loses to cancellation)
+        return _grow_from_small_start(a0, s, depth, lam, t, target)
     gap = target - a0
 
     def point(u):
@@ -107,6 +111,23 @@ def _mode_by_quadrature(a0: float, s: float, depth: int, lam: float, t: float) -
     with np.errstate(over="ignore"):  # long after t_end: z = inf, a = a* exactly
         z = k / c + (1.0 / delta0 - k / c) * np.exp(-c * (t - t_end))
     return target - 1.0 / z
+
+
+def _grow_from_small_start(a0: float, s: float, depth: int, lam: float, t: float, target: float) -> float:
+    """``a(t)`` for ``a0 < a*/4``: invert ``t = int_{log a0}^{log a} b / f(b) dw`` (``b = e^w``) up to the
+    halfway point ``m = (a0 + a*)/2``, then continue from m with :func:`_mode_by_quadrature`."""
+    w0, w_mid = np.log(a0), np.log(0.5 * (a0 + target))
+
+    def elapsed(w):
+        value, _ = scipy.integrate.quad(lambda v: np.exp(v) / _mode_velocity(np.exp(v), s, depth, lam), w0, w,
+                                        epsabs=0.0, epsrel=1e-12, limit=200)
+        return value
+
+    t_mid = elapsed(w_mid)
+    if t >= t_mid:
+        return _mode_by_quadrature(float(np.exp(w_mid)), s, depth, lam, t - t_mid)
+    w = scipy.optimize.brentq(lambda v: elapsed(v) - t, w0, w_mid, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    return float(np.exp(w))
 
 
 def _mode_derivative(a: float, s: float, depth: int, lam: float, order: int) -> float:
