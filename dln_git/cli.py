@@ -370,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=_non_negative_int, help="seed of the random point for --laws (default 0; only with --laws)"
     )
     derive.set_defaults(func=_derive)
+    from . import cli_balance
+
+    cli_balance.add_parser(sub)
     return parser
 
 
