@@ -97,7 +97,23 @@ def _print_claim(summary: ClaimSummary, width: int = 28) -> None:
     sys.stdout.flush()
 
 
+def _import_user_modules(modules) -> str | None:
+    """Import the ``--import`` modules (the working directory first on the path, as ``python -m``
+    does); the error message of the first that fails, or None."""
+    if modules and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # a user's module may raise anything at import time
+            return f"cannot import {module!r}: {type(exc).__name__}: {exc}"
+    return None
+
+
 def _verify(args) -> int:
+    problem = _import_user_modules(args.imports)
+    if problem is not None:
+        return _usage_error("verify", "--import", problem)
     try:
         claims = select_claims(args.claim)
     except UnknownClaimError as exc:
@@ -315,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # Options that matter only for a run default to None here, so that --list can refuse them
     # (see _RUN_OPTIONS, where their defaults are).
+    verify.add_argument(
+        "--import", dest="imports", action="append", default=[], metavar="MODULE",
+        help="import MODULE first (from the working directory or the path), so that the claims it registers can "
+        "be selected and run; repeatable",
+    )
     verify.add_argument("--seed", type=_non_negative_int, help="base random seed (default 0)")
     verify.add_argument(
         "--seeds",

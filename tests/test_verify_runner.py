@@ -161,13 +161,13 @@ def test_markdown_report_is_a_referees_table(fixture_claims, tmp_path):
         "### ERROR `fixture.raises`",
         "Traceback (most recent call last)",
         "RuntimeError: deliberate failure in a test fixture (size small)",
-        "reproduce: `dln-git verify --claim fixture.raises --seed 4 --size small`",
+        "reproduce: `dln-git verify --import broken_claim_fixture --claim fixture.raises --seed 4 --size small`",
         "numpy ",
         "scipy ",
         "python ",
         "- **Date**: ",
-        "- **Command**: `dln-git verify --claim core.noether fixture.broken fixture.raises fixture.ok --seed 3 "
-        "--seeds 2 --size small`",
+        "- **Command**: `dln-git verify --import broken_claim_fixture --claim core.noether fixture.broken "
+        "fixture.raises fixture.ok --seed 3 --seeds 2 --size small`",
     ):
         assert needle in text, needle
     statement_cells = [line.split(" | ")[1] for line in text.splitlines() if line.startswith("| `core.noether`")]
@@ -300,7 +300,8 @@ def test_cli_broken_claim_exits_non_zero_and_reports_the_traceback(fixture_claim
     assert "FAIL  fixture.broken" in out and "ERROR fixture.raises" in out and "PASS  core.noether" in out
     assert "RuntimeError: deliberate failure" in out
     assert re.search(r"^[23] passed, [34] failed \(1 raised an exception\)", out, re.MULTILINE)
-    assert "reproduce with `dln-git verify --claim fixture.broken --seed 0 --size small`" in out
+    rerun = "dln-git verify --import broken_claim_fixture --claim fixture.broken --seed 0 --size small"
+    assert f"reproduce with `{rerun}`" in out
     text = report.read_text()
     assert "### ERROR `fixture.raises`" in text and "Traceback (most recent call last)" in text
 

@@ -236,6 +236,13 @@ class VerifyReport:
         """The ``dln-git verify`` command line that reruns this run (or a part of it)."""
         parts = ["dln-git", "verify"]
         chosen = list(claim_ids) if claim_ids is not None else (list(self.patterns) if self.patterns else None)
+        # claims defined outside the package: the modules that register them (dln-git verify --import)
+        wanted = None if claim_ids is None else set(chosen)
+        modules = sorted({c.claim.check.__module__ for c in self.claims if wanted is None or c.claim.id in wanted}
+                         - {"__main__"})
+        modules = [m for m in modules if not m.startswith("dln_git.")]
+        for module in modules:
+            parts += ["--import", module]
         if chosen:
             parts += ["--claim", *(f"'{p}'" if is_glob(p) else p for p in chosen)]
         parts += ["--seed", str(self.seed if seed is None else seed)]
