@@ -106,7 +106,9 @@ def make(out_dir, *, size: str = "paper") -> list:
     l2_kw = {"marker": "o", "ms": 2.4, "linestyle": "none", "color": plotting.PALETTE["l2"]}
     mo_kw = {"marker": "s", "ms": 3.4, "mfc": "none", "mew": 0.6, "linestyle": "none",
              "color": plotting.PALETTE["moment"]}
-    theory_kw = {**plotting.PREDICTION_STYLE, "linewidth": 0.8}
+    # one prediction line per flow, each in its flow's colour (two identical black entries were ambiguous)
+    theory = {flow: {**plotting.PREDICTION_STYLE, "linewidth": 0.8, "color": plotting.PALETTE[flow]}
+              for flow in ("l2", "moment")}
     with plotting.style():
         fig, axes = plotting.figure(ncols=3, figsize=(7.0, 3.2))
         _plane(axes[0], data, every)
@@ -116,9 +118,9 @@ def make(out_dir, *, size: str = "paper") -> list:
                 r = run[flow]
                 u_th = predicted_u(run["u0"], t_fine, x, flow)
                 axes[1].plot(r["t"][::every], r["u"][::every], **kw)
-                axes[1].plot(t_fine, u_th, **theory_kw)
+                axes[1].plot(t_fine, u_th, **theory[flow])
                 axes[2].semilogy(r["t"][::every], np.maximum(r["mu"][::every], 1e-300), **kw)
-                axes[2].plot(t_fine, 2 * x * np.abs(np.sinh(u_th)), **theory_kw)
+                axes[2].plot(t_fine, 2 * x * np.abs(np.sinh(u_th)), **theory[flow])
         axes[1].set_xlabel(r"$t$")
         axes[1].set_ylabel(r"position on the fiber $u = \log(w_1/w_2)$")
         plotting.panel_label(axes[1], "b", "position along the fiber")
@@ -136,8 +138,8 @@ def make(out_dir, *, size: str = "paper") -> list:
             axes[0].plot([], [], "X", ms=5, color="black")[0],
             axes[0].plot([], [], **l2_kw)[0],
             axes[0].plot([], [], **mo_kw)[0],
-            axes[0].plot([], [], **theory_kw)[0],
-            axes[0].plot([], [], **theory_kw)[0],
+            axes[0].plot([], [], **theory["l2"])[0],
+            axes[0].plot([], [], **theory["moment"])[0],
         ]
         labels = [
             rf"fiber $w_2 w_1 = x = {x:g}$",
