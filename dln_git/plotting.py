@@ -43,6 +43,7 @@ __all__ = [
     "REGIME_COLORS",
     "SIZES",
     "apply_style",
+    "category_colors",
     "check_size",
     "cycle_colors",
     "figure",
@@ -217,6 +218,14 @@ def note(ax, text: str, *, loc: str = "lower left") -> None:
     ax.text(x, y, text, transform=ax.transAxes, ha=h, va="bottom" if v == "lower" else "top",
             fontsize=6.5, color="#333333",
             bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+
+
+def category_colors(n: int) -> list:
+    """``n`` distinct colours for unordered categories (width patterns, methods): tab10, then tab20."""
+    if n < 0:
+        raise ValueError(f"n must be non-negative, got {n}")
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(k % cmap.N) for k in range(n)]
 
 
 def cycle_colors(n: int, cmap: str = "viridis", lo: float = 0.05, hi: float = 0.85) -> Sequence:

@@ -66,11 +66,12 @@ def make(out_dir, *, size: str = "paper") -> list:
         seen = set()
         handles = {}
         patterns = list(dict.fromkeys(r["case"] for r in runs))
+        colors = plotting.category_colors(len(patterns))  # one colour per width pattern (regime in the label)
         for run in runs:
             case = run["case"]
             k = patterns.index(case)
             marker = _MARKERS[k % len(_MARKERS)]
-            color = plotting.REGIME_COLORS[case.regime]
+            color = colors[k]
             ls = "-" if run["space"] == "fiber" else (0, (1, 1))
             key = (case, run["space"])
             label = None
