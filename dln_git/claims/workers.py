@@ -7,7 +7,7 @@ How many
 
 BLAS threads
     Each worker caps its BLAS threads for its lifetime (``threadpoolctl``, plus
-    ``OMP_NUM_THREADS`` and its kin for libraries loaded later); see :mod:`.runner`.
+    ``OMP_NUM_THREADS`` and its kin for libraries loaded later); see :mod:`dln_git.claims.runner`.
 
 Ctrl-C
     A terminal sends SIGINT to every process of the foreground group, workers included. Workers

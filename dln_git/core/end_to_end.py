@@ -1,4 +1,4 @@
-"""The end-to-end map ``phi(W) = W_N ... W_1``, its differential, adjoint and metric.
+"""The end-to-end map ``phi(W) = W_N...W_1``, its differential, adjoint and metric.
 
 MATH.md sections 1-2:
 
@@ -38,7 +38,7 @@ __all__ = [
 
 
 def forward_products(W) -> list[np.ndarray | None]:
-    """``F_j = W_j ... W_1`` for j = 0..N, with ``F_0 = None`` standing for the identity."""
+    """``F_j = W_j...W_1`` for j = 0..N, with ``F_0 = None`` standing for the identity."""
     F: list[np.ndarray | None] = [None, W[0]]
     for Wj in W[1:]:
         F.append(Wj @ F[-1])
@@ -46,7 +46,7 @@ def forward_products(W) -> list[np.ndarray | None]:
 
 
 def backward_products(W) -> list[np.ndarray | None]:
-    """``B_j = W_N ... W_{j+1}`` for j = 0..N, with ``B_N = None`` standing for the identity."""
+    """``B_j = W_N...W_{j+1}`` for j = 0..N, with ``B_N = None`` standing for the identity."""
     N = len(W)
     B: list[np.ndarray | None] = [None] * (N + 1)
     if N >= 1:
@@ -64,7 +64,7 @@ def _end_to_end(W) -> np.ndarray:
 
 
 def end_to_end(W) -> np.ndarray:
-    """End-to-end map ``X = phi(W) = W_N W_{N-1} ... W_1``, shape ``(d_N, d_0)``.
+    """End-to-end map ``X = phi(W) = W_N W_{N-1}...W_1``, shape ``(d_N, d_0)``.
 
     Parameters
     ----------

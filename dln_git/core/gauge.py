@@ -1,4 +1,4 @@
-"""The gauge group ``G = GL(d_1) x ... x GL(d_{N-1})`` and its infinitesimal action.
+"""The gauge group ``G = GL(d_1) x...x GL(d_{N-1})`` and its infinitesimal action.
 
 MATH.md section 1:
 

@@ -209,7 +209,7 @@ def symbolic_weights(widths, *, complex: bool = False, prefix: str = "w", max_sy
 
 
 def symbolic_lie_algebra(widths, *, complex: bool = False, prefix: str = "xi", max_symbols: int = DEFAULT_MAX_SYMBOLS):
-    """Symbolic Lie algebra element ``(xi_1, ..., xi_{N-1})`` of ``gl(d_1) x ... x gl(d_{N-1})``.
+    """Symbolic Lie algebra element ``(xi_1, ..., xi_{N-1})`` of ``gl(d_1) x...x gl(d_{N-1})``.
 
     ``xi_i`` is an explicit ``d_i x d_i`` sympy Matrix with entries ``xi{i}_{a}_{b}`` (real) or
     ``xi{i}_{a}_{b}_re + I*xi{i}_{a}_{b}_im`` (complex); ``()`` for depth 1. MATH.md section 1.
@@ -253,7 +253,7 @@ def _as_sympy_matrices(W, name: str) -> tuple[sympy.Matrix, ...]:
 
 
 def symbolic_end_to_end(W) -> sympy.Matrix:
-    """End-to-end map ``X = phi(W) = W_N W_{N-1} ... W_1`` as an explicit sympy Matrix (expanded).
+    """End-to-end map ``X = phi(W) = W_N W_{N-1}...W_1`` as an explicit sympy Matrix (expanded).
 
     MATH.md section 1. ``W`` is a sequence of sympy matrices, e.g. from :func:`symbolic_weights`.
     """

@@ -100,7 +100,7 @@ def _check_biases(biases, weights) -> tuple[np.ndarray, ...] | None:
 
 @dataclass(frozen=True, eq=False)
 class HomogeneousNet:
-    """A positively homogeneous network ``f(x) = W_L sigma(... sigma(W_1 x + b_1) ...) + b_L``.
+    """A positively homogeneous network ``f(x) = W_L sigma(...sigma(W_1 x + b_1) ...) + b_L``.
 
     Attributes
     ----------

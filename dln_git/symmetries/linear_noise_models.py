@@ -169,7 +169,7 @@ def scalar_equilibrium(u: float, w: float) -> tuple[float, float]:
 def product_dataset(xs, es, V) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """All pairs ``(x_a, V x_a + e_b)`` of the columns of ``xs`` (d_x x m) and the centred columns of
     ``es`` (d_y x p): an empirical law in which x and e are exactly independent and ``E e = 0``, so
-    every ``W`` with ``W_N ... W_1 = V`` is an exact minimum. Returns ``(Xd, Yd, Sigma_x, Sigma_e)``."""
+    every ``W`` with ``W_N...W_1 = V`` is an exact minimum. Returns ``(Xd, Yd, Sigma_x, Sigma_e)``."""
     xs, es, V = as_matrix(xs, "xs"), as_matrix(es, "es"), as_matrix(V, "V")
     if V.shape != (es.shape[0], xs.shape[0]):
         raise ValueError(f"V must have shape {(es.shape[0], xs.shape[0])}, got {V.shape}")

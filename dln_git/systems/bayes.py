@@ -296,7 +296,7 @@ def product_prior_cdf(x, lam):
 
 
 def sample_product_prior(lam, size, rng=None, *, depth: int = 2):
-    """``size`` draws of ``w_1 ... w_N`` with independent ``w_i ~ N(0, 1/lam)`` (N = ``depth``)."""
+    """``size`` draws of ``w_1...w_N`` with independent ``w_i ~ N(0, 1/lam)`` (N = ``depth``)."""
     (lam,) = check_options(lam=(lam, PRIOR_PRECISION))
     size, depth = check_options(size=(size, Rule.count(1, "the number of draws")),
                                 depth=(depth, Rule.count(1, "the depth N")))

@@ -167,7 +167,7 @@ def _range_projector(M: np.ndarray, rtol: float) -> np.ndarray:
 
 
 def dense_end_to_end_jacobian(W: Sequence[np.ndarray]) -> np.ndarray:
-    r"""Matrix of the differential of the end-to-end map ``phi(W) = W_N ... W_1``.
+    r"""Matrix of the differential of the end-to-end map ``phi(W) = W_N...W_1``.
 
     .. math::
 

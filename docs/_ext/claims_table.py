@@ -1,0 +1,122 @@
+"""Sphinx extension: the registered claims of a section of the mathematical reference.
+
+Two pieces of markup, both fed by :func:`dln_git.claims.all_claims` at build time so that the
+reference cannot go stale:
+
+- the directive ``claims-table`` with one argument, a section number ("3", "6.1"), renders the
+  table of every registered claim whose section field names that section (id, tag, statement),
+  and gives each row an anchor;
+- the role ``claim`` (``{claim}`flows.l2_rate``` in MyST) links to that row; an id that is not
+  registered is a warning, hence an error under ``sphinx-build -W``.
+
+A claim's section field may name several sections: "1-3" (a range) or "1, 6.1" (a list).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.addnodes import pending_xref
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective, SphinxRole
+
+logger = logging.getLogger(__name__)
+
+
+def claim_sections(field: str) -> set[str]:
+    """The sections a claim's section field names: "5" -> {"5"}, "1-3" -> {"1", "2", "3"},
+    "1, 6.1" -> {"1", "6.1"}."""
+    out: set[str] = set()
+    for part in field.split(","):
+        part = part.strip()
+        if "-" in part:
+            lo, hi = (int(p) for p in part.split("-"))
+            out.update(str(k) for k in range(lo, hi + 1))
+        elif part:
+            out.add(part)
+    return out
+
+
+def _claims():
+    from dln_git.claims import all_claims
+
+    return all_claims()
+
+
+def _label(claim_id: str) -> str:
+    return "claim-" + claim_id.lower()
+
+
+class ClaimsTable(SphinxDirective):
+    """``.. claims-table:: SECTION``: the registered claims of SECTION as a table."""
+
+    required_arguments = 1
+    has_content = False
+    option_spec: ClassVar[dict] = {"class": directives.class_option}
+
+    def run(self):
+        section = self.arguments[0].strip()
+        rows = [c for c in _claims() if section in claim_sections(c.section)]
+        if not rows:
+            logger.warning("claims-table: no registered claim names section %s", section, location=self.get_location())
+            return []
+        std = self.env.domains.standard_domain
+        table = nodes.table(classes=["claims-table"])
+        group = nodes.tgroup(cols=3)
+        table += group
+        for width in (28, 9, 63):
+            group += nodes.colspec(colwidth=width)
+        head = nodes.thead()
+        group += head
+        head += self._row(["claim id", "tag", "statement (from the registry)"], header=True)
+        body = nodes.tbody()
+        group += body
+        for claim in rows:
+            label = _label(claim.id)
+            node_id = nodes.make_id(label)
+            id_cell = nodes.paragraph()
+            id_cell += nodes.literal(claim.id, claim.id)
+            row = self._row([id_cell, claim.tag, claim.statement])
+            row["ids"].append(node_id)
+            body += row
+            if label not in std.anonlabels or std.anonlabels[label][0] == self.env.docname:
+                std.anonlabels[label] = (self.env.docname, node_id)
+                std.labels[label] = (self.env.docname, node_id, claim.id)
+            else:
+                logger.warning("claims-table: claim %s already has a table row in %s", claim.id,
+                               std.anonlabels[label][0], location=self.get_location())
+        caption = nodes.paragraph(text=f"Claims registered for section {section} ({len(rows)}); "
+                                  "run one with dln-git verify --claim ID.")
+        return [caption, table]
+
+    @staticmethod
+    def _row(cells, header=False):
+        row = nodes.row()
+        for cell in cells:
+            entry = nodes.entry()
+            entry += cell if isinstance(cell, nodes.Node) else nodes.paragraph(text=str(cell))
+            row += entry
+        return row
+
+
+class ClaimRole(SphinxRole):
+    """``{claim}`ID```: the claim's id in code font, linked to its row in a claims table."""
+
+    def run(self):
+        claim_id = self.text.strip()
+        known = {c.id for c in _claims()}
+        if claim_id not in known:
+            logger.warning("claim role: %r is not a registered claim id", claim_id, location=self.get_location())
+            return [nodes.literal(claim_id, claim_id)], []
+        ref = pending_xref("", refdomain="std", reftype="ref", reftarget=_label(claim_id),
+                           refexplicit=True, refwarn=True)
+        ref += nodes.literal(claim_id, claim_id, classes=["claim"])
+        return [ref], []
+
+
+def setup(app):
+    app.add_directive("claims-table", ClaimsTable)
+    app.add_role("claim", ClaimRole())
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
