@@ -1,6 +1,6 @@
 """Local entropy by Cole–Hopf, its gradient, and the inviscid (Hopf–Lax) limit (MATH.md section 6.3).
 
-For a loss ``Lbar`` on ``R^d`` (d = 1 or 2 here) the local entropy is
+For a loss ``Lbar`` on ``R^d`` (d = 1 or 2 here) the local entropy is::
 
     u(x, t) = -2 nu log int p_{nu t}(x, y) exp(-Lbar(y) / (2 nu)) dy,
     p_{nu t}(x, y) = (4 pi nu t)^{-d/2} exp(-|x - y|^2 / (4 nu t)),

@@ -1,6 +1,6 @@
 """Residuals of the viscous Hamilton–Jacobi and Burgers equations for the Cole–Hopf local entropy.
 
-Checks that :func:`~dln_git.symmetries.local_entropy.local_entropy` solves (MATH.md section 6.3)
+Checks that :func:`~dln_git.symmetries.local_entropy.local_entropy` solves (MATH.md section 6.3)::
 
     HJ:       u_t + 1/2 |grad u|^2 - nu Lap u = 0,
     Burgers:  p_t + (p . grad) p - nu Lap p = 0,    p = grad u = (x - <y>_x) / t,
@@ -8,13 +8,13 @@ Checks that :func:`~dln_git.symmetries.local_entropy.local_entropy` solves (MATH
 by fourth-order central finite differences in x and t (stencil ``x +- h e_k, x +- 2h e_k``,
 ``t +- dt, t +- 2dt``). The HJ residual differentiates ``u`` only (its gradient too), so it does
 not rely on the Gibbs-mean formula for ``p``; the Burgers residual differentiates that formula.
-Each residual is reported relative to the size of the terms it balances,
+Each residual is reported relative to the size of the terms it balances::
 
     rel_HJ = max |u_t + 1/2 |u_x|^2 - nu Lap u| / max (|u_t| + 1/2 |u_x|^2 + nu |Lap u|),
 
 (and likewise for Burgers, over components), maxima over the given points, which should lie in
 the interior of the quadrature domain. The finite-difference error is O(h^4 u^(6)) plus rounding
-~ eps |u| / h^2.
+``~ eps |u| / h^2``.
 """
 
 from __future__ import annotations

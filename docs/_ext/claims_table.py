@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from claim_sections import claim_sections
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.addnodes import pending_xref
@@ -23,20 +24,6 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
 logger = logging.getLogger(__name__)
-
-
-def claim_sections(field: str) -> set[str]:
-    """The sections a claim's section field names: "5" -> {"5"}, "1-3" -> {"1", "2", "3"},
-    "1, 6.1" -> {"1", "6.1"}."""
-    out: set[str] = set()
-    for part in field.split(","):
-        part = part.strip()
-        if "-" in part:
-            lo, hi = (int(p) for p in part.split("-"))
-            out.update(str(k) for k in range(lo, hi + 1))
-        elif part:
-            out.add(part)
-    return out
 
 
 def _claims():
@@ -81,12 +68,10 @@ class ClaimsTable(SphinxDirective):
             row = self._row([id_cell, claim.tag, claim.statement])
             row["ids"].append(node_id)
             body += row
+            # a claim naming several sections has a row in each table; its link goes to the first
             if label not in std.anonlabels or std.anonlabels[label][0] == self.env.docname:
                 std.anonlabels[label] = (self.env.docname, node_id)
                 std.labels[label] = (self.env.docname, node_id, claim.id)
-            else:
-                logger.warning("claims-table: claim %s already has a table row in %s", claim.id,
-                               std.anonlabels[label][0], location=self.get_location())
         caption = nodes.paragraph(text=f"Claims registered for section {section} ({len(rows)}); "
                                   "run one with dln-git verify --claim ID.")
         return [caption, table]
