@@ -98,7 +98,8 @@ def test_every_section_with_claims_has_its_table():
 def _api_targets():
     for path in sorted(MATH.glob("*.md")) + sorted((ROOT / "docs" / "guide").glob("*.md")):
         for role, target in API_ROLE.findall(path.read_text(encoding="utf-8")):
-            yield path.name, role, target
+            if target.split(".")[0] == "dln_git":  # others (the standard library) render as code
+                yield path.name, role, target
 
 
 @pytest.mark.parametrize("page, role, target", sorted(set(_api_targets())))
