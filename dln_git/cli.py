@@ -10,7 +10,7 @@
     errors. From Python, :func:`dln_git.claims.verify` takes any
     :class:`concurrent.futures.Executor`, e.g. a dask.distributed cluster's.
 ``dln-git figures``
-    Rebuild the figures of ``paper_figures`` (run from the repository root).
+    Rebuild the paper's figures (:mod:`dln_git.figures`).
 ``dln-git derive``
     Moment map and Kempf–Ness conditions derived symbolically for given widths.
 
@@ -173,7 +173,7 @@ def _verify(args) -> int:
 
 
 def _figures(args) -> int:
-    """``dln-git figures`` (:func:`dln_git.cli_figures.run`), importing ``paper_figures`` through this
+    """``dln-git figures`` (:func:`dln_git.cli_figures.run`), importing :mod:`dln_git.figures` through this
     module's ``_import_paper_figures`` (tests replace it with a stand-in)."""
     return cli_figures.run(args, import_paper_figures=_import_paper_figures)
 

@@ -1,4 +1,4 @@
-"""``dln-git figures``: rebuild the figures of ``paper_figures`` (run from the repository root).
+"""``dln-git figures``: rebuild the paper's figures (:mod:`dln_git.figures`), from any directory.
 
 ``--list`` prints each figure's name and first docstring line; ``--only NAME ...`` builds a
 subset (unknown names are refused, naming the known ones); ``--out DIR`` is created and checked
@@ -24,7 +24,7 @@ EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
 def add_parser(sub, func=None) -> argparse.ArgumentParser:
     """Add the ``figures`` subcommand to ``sub``, running ``func(args)`` (default :func:`run`)."""
-    figures = sub.add_parser("figures", help="rebuild the paper figures (from the repository root)")
+    figures = sub.add_parser("figures", help="rebuild the paper figures")
     figures.add_argument("--only", nargs="+", metavar="NAME", help="figures to build (default: all)")
     figures.add_argument(
         "--out", type=Path, default=Path("figures"), metavar="DIR", help="output directory (default ./figures)"
@@ -42,16 +42,8 @@ def _usage_error(flag: str, message: str) -> int:
 
 
 def import_paper_figures():
-    """``paper_figures`` (a top-level package of the repository, not installed with dln-git):
-    imported as is, or from the current directory when run from the repository root."""
-    try:
-        return importlib.import_module("paper_figures")
-    except ModuleNotFoundError as exc:
-        root = Path.cwd()
-        if exc.name != "paper_figures" or not (root / "paper_figures" / "__init__.py").is_file():
-            raise
-        sys.path.insert(0, str(root))
-        return importlib.import_module("paper_figures")
+    """The figures package, :mod:`dln_git.figures` (imported on demand: it needs matplotlib)."""
+    return importlib.import_module("dln_git.figures")
 
 
 def _output_directory_problem(out: Path) -> str | None:
@@ -71,15 +63,15 @@ def _output_directory_problem(out: Path) -> str | None:
 def run(args, import_paper_figures=import_paper_figures) -> int:
     """Run ``dln-git figures`` with the parsed ``args``; return the exit code.
 
-    ``import_paper_figures`` returns the ``paper_figures`` package (``FIGURES``, ``build``); it is a
+    ``import_paper_figures`` returns the figures package (``FIGURES``, ``build``); it is a
     parameter so that :mod:`dln_git.cli` can pass its own (replaceable) reference.
     """
     try:
         paper_figures = import_paper_figures()
     except ImportError as exc:
         print(
-            f"dln-git figures: cannot import paper_figures ({exc}); run from the repository root, where "
-            "paper_figures/ lives, with the package's dependencies installed",
+            f"dln-git figures: cannot import dln_git.figures ({exc}); install the package's dependencies "
+            "(matplotlib)",
             file=sys.stderr,
         )
         return EXIT_USAGE
