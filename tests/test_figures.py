@@ -156,12 +156,14 @@ def test_package_exports():
     assert set(plotting.REGIME_COLORS) >= {c.regime for c in figures_pkg._common.REGIME_CASES}
 
 
-def test_repository_paper_figures_folder_is_outputs_and_entry_point():
+def test_repository_paper_figures_folder_is_outputs_and_entry_point(monkeypatch):
     """``paper_figures/`` (repository only, not installed) re-exports the package's figures and
     points at the committed build; the wheel's packages are ``dln_git*`` only."""
+    import importlib
     import tomllib
 
-    import paper_figures
+    monkeypatch.syspath_prepend(str(REPO))  # not installed: importable from the repository root only
+    paper_figures = importlib.import_module("paper_figures")
 
     assert paper_figures.FIGURES is FIGURES and paper_figures.build is build
     assert paper_figures.COMMITTED_OUT == REPO / "paper_figures" / "output"
