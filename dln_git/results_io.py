@@ -2,9 +2,7 @@
 training, systems, gauge balancing, ``dln-git verify`` reports, ...) to one ``.npz`` file and
 :func:`load_result` reads it back as an equal object (:func:`results_equal`), without pickle.
 
-The file
---------
-A numpy ``.npz`` archive (read with ``allow_pickle=False``) holding
+**The file.** A numpy ``.npz`` archive (read with ``allow_pickle=False``) holding
 
 * ``__result__``: the UTF-8 bytes (a uint8 array) of a JSON document
   ``{"format": "dln-git-result", "version": 1, "type": "dln_git.flows.BalanceResult", "value": ...}``;
@@ -18,24 +16,21 @@ floats as ``{"float": "nan"}``, complex numbers as ``{"complex": [re, im]}``); t
 dicts keep their kind (``{"tuple": [...]}``, ``[...]``, ``{"dict": [[key, value], ...]}``); a
 nested dataclass is ``{"dataclass": name, "fields": {...}}``.
 
-Which types load
-----------------
-Only the result types listed in :data:`RESULT_TYPES`, by their public name (the package that
-exports them, so moving a class between modules does not break old files). A file naming any other
-type is refused: loading never imports a name taken from the file. Objects are rebuilt field by
-field without calling ``__init__`` (the saved state is the state after construction); a field that
-the class has gained since the file was written takes its default, and a field without a default
-that the file lacks is an error naming it.
+**Which types load.** Only the result types listed in :data:`RESULT_TYPES`, by their public
+name (the package that exports them, so moving a class between modules does not break old files).
+A file naming any other type is refused: loading never imports a name taken from the file. Objects
+are rebuilt field by field without calling ``__init__`` (the saved state is the state after
+construction); a field that the class has gained since the file was written takes its default, and
+a field without a default that the file lacks is an error naming it. A new result type is saved
+once its public name is added to :data:`RESULT_TYPES` (and a test builds one).
 
-What is not saved
------------------
-Callables. The one result field that holds a function, the ``check`` of a
+**What is not saved.** Callables. The one result field that holds a function, the ``check`` of a
 :class:`~dln_git.claims.Claim` inside a verify report, is saved as the claim's id and the module
 that defined it; loading takes the check of the claim registered under that id in the loading
 process (the built-in claims are always registered). A claim not registered there gets a
 placeholder check that raises when called (the report still renders and its rerun command still
 names the module). Any other callable, and any value of a type not described above, makes
-:func:`save_result` raise a ``TypeError`` naming the field (e.g. ``result.claims[0].claim.check``).
+:func:`save_result` raise a ``TypeError`` naming the field by its path (e.g. ``result.trajectory[3][0]``).
 Not covered: results holding sympy expressions (``IdentityReport``, ``WickCorrelator``), since
 reading them back would mean evaluating text.
 
@@ -109,7 +104,7 @@ RESULT_TYPES = (
 _CLAIM = "dln_git.claims.Claim"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _resolve(name: str) -> type:
     """The class registered as ``name`` (only names of :data:`RESULT_TYPES` get here)."""
     module, _, attr = name.rpartition(".")
