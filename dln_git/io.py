@@ -12,10 +12,10 @@ Files hold named arrays. The chain is chosen by
 Each array must be 2-D, in the package's convention ``W_i.shape == (d_i, d_{i-1})`` (a torch
 ``nn.Linear.weight`` already is); consecutive shapes must chain.
 
-**Arrays from torch or JAX.** Every function that takes weights (:func:`save_weights`, :func:`dln_git.balance`, the flows, ...)
-accepts a list of tensors directly: each layer is read through the DLPack protocol
-(``__dlpack__``, :func:`numpy.from_dlpack`) or else ``__array__``, and copied, so results never
-share memory with the tensors. These two calls are equivalent::
+**Arrays from torch or JAX.** Every function that takes weights (:func:`save_weights`,
+:func:`dln_git.balance`, the flows, ...) accepts a list of tensors directly: each layer is read
+through the DLPack protocol (``__dlpack__``, :func:`numpy.from_dlpack`) or else ``__array__``, and
+copied, so results never share memory with the tensors. These two calls are equivalent::
 
     balance([w.detach().cpu().numpy() for w in layers])   # converted by hand
     balance([w.detach() for w in layers])                 # tensors passed directly
