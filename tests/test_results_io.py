@@ -307,3 +307,24 @@ def test_any_arrays_and_scalars_round_trip_bit_for_bit(arrays, scalar):
 
 
 _BASE_FLOW = flows.l2_flow(_W(), 0.1)
+
+
+def test_balance_cli_saves_the_result(tmp_path, capsys):
+    from dln_git import cli
+
+    W = dg.gauge_act([np.diag([4.0, 0.3])], _W(7))
+    src = io.save_weights(tmp_path / "in.npz", W)
+    out, saved = tmp_path / "out.npz", tmp_path / "result.npz"
+    assert cli.main(["balance", str(src), "-o", str(out), "--save-result", str(saved)]) == 0
+    result = load_result(saved)
+    assert isinstance(result, flows.BalanceResult) and result.converged
+    assert all(np.array_equal(a, b) for a, b in zip(result.weights, io.load_weights(out), strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(result.input_weights, W, strict=True))
+    assert results_equal(result, flows.balance(W))  # the same run, repeated in this process
+    capsys.readouterr()
+    code = cli.main(["balance", str(src), "-o", str(tmp_path / "o2.npz"), "--method", "moment", "--max-iter", "2",
+                     "--save-result", str(tmp_path / "r2.npz")])
+    assert code == 1 and not load_result(tmp_path / "r2.npz").converged
+    bad = ["balance", str(src), "-o", str(tmp_path / "o3.npz"), "--save-result", str(tmp_path / "r.json")]
+    assert cli.main(bad) == 2
+    assert "--save-result" in capsys.readouterr().err and not (tmp_path / "o3.npz").exists()
