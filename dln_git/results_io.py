@@ -54,6 +54,7 @@ import json
 import math
 import os
 import pathlib
+import secrets
 
 import numpy as np
 
@@ -202,7 +203,7 @@ def save_result(path: str | os.PathLike, result) -> pathlib.Path:
     meta = {"format": _FORMAT, "version": FORMAT_VERSION, "type": tree["dataclass"], "value": tree}
     text = json.dumps(meta, allow_nan=False, ensure_ascii=False)
     entries = {_META: np.frombuffer(text.encode("utf-8"), dtype=np.uint8), **encoder.arrays}
-    tmp = path.with_name(f".{path.stem}.partial.npz")
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.partial.npz")
     try:
         with open(tmp, "wb") as fh:
             np.savez(fh, **entries)
@@ -355,7 +356,9 @@ def results_equal(a, b) -> bool:
     if isinstance(a, np.ndarray):
         nan_aware = np.issubdtype(a.dtype, np.inexact)
         return a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=nan_aware))
-    if isinstance(a, (float, complex, np.inexact)):
+    if isinstance(a, (complex, np.complexfloating)):
+        return results_equal(a.real, b.real) and results_equal(a.imag, b.imag)
+    if isinstance(a, (float, np.floating)):
         return bool(a == b) or bool(np.isnan(a) and np.isnan(b))
     if isinstance(a, (tuple, list)):
         return len(a) == len(b) and all(results_equal(x, y) for x, y in zip(a, b, strict=True))

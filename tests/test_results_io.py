@@ -151,6 +151,8 @@ def test_results_equal_can_fail():
     assert not results_equal(a, dataclasses.replace(a, message=a.message + " "))
     assert not results_equal(a, dataclasses.replace(a, x_drift=np.float64(a.x_drift)))  # float vs np.float64
     assert not results_equal(a, dataclasses.replace(a, weights=list(a.weights)))  # tuple vs list
+    assert not results_equal(complex(1, math.nan), complex(2, math.nan))
+    assert results_equal(complex(math.nan, 2), complex(math.nan, 2))
     nan = dataclasses.replace(a, x_drift=math.nan, mu_history=np.array([np.nan, 1.0]))
     assert results_equal(nan, dataclasses.replace(nan, mu_history=np.array([np.nan, 1.0])))
 
@@ -174,9 +176,10 @@ def test_special_values_reload_exactly(tmp_path):
     assert sol.xi == ()
     flow = flows.l2_flow(_W(), 0.1)
     odd = dataclasses.replace(flow, times=np.empty((0,)), mu_norm=np.array([np.inf, -np.inf, np.nan, -0.0]),
-                              x_drift=np.empty((0, 3), dtype=np.complex64), trajectory=())
+                              x_drift=np.empty((0, 3), dtype=np.complex64), trajectory=(np.array(["μ‖", "✓"]), ()))
     back = _assert_round_trip(odd, tmp_path / "f.npz")
     assert np.signbit(back.mu_norm[3]) and back.x_drift.dtype == np.complex64
+    assert back.trajectory[0].tolist() == ["μ‖", "✓"] and back.trajectory[1] == ()
 
 
 @pytest.fixture
