@@ -72,6 +72,8 @@ def test_validation_converts_dtype_and_save_weights_round_trips(tmp_path, wrappe
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     m = as_matrix(wrapper(a), "W_1")
     assert m.dtype == np.float64 and np.array_equal(m, a) and not np.shares_memory(m, a)
+    b = np.arange(6.0).reshape(3, 2)  # float64 already: still a copy (ArrayOnly returns its own buffer)
+    assert not np.shares_memory(as_matrix(wrapper(b)), b)
     W = (np.arange(6.0).reshape(2, 3), np.ones((4, 2)))
     path = save_weights(tmp_path / "w.npz", [wrapper(w) for w in W])
     assert all(np.array_equal(x, y) for x, y in zip(load_weights(path), W, strict=True))

@@ -36,12 +36,12 @@ def _from_foreign(A, label: str) -> np.ndarray:
     errors = []
     if hasattr(A, "__dlpack__"):
         try:
-            return np.array(np.from_dlpack(A), copy=True)
+            return np.from_dlpack(A).copy()
         except (BufferError, TypeError, ValueError, RuntimeError) as exc:
             errors.append(f"DLPack: {exc}")
     if hasattr(A, "__array__"):
         try:
-            return np.array(A, copy=True)
+            return np.asarray(A).copy()  # copied here: __array__ may return its own buffer
         except (TypeError, ValueError, RuntimeError) as exc:
             errors.append(f"__array__: {exc}")
     raise TypeError(f"{label} ({type(A).__module__}.{type(A).__qualname__}) could not be read as a numpy array "
