@@ -1,6 +1,8 @@
 """Result objects in and out: :func:`save_result` writes any dln-git result (balancing, flows,
 training, systems, gauge balancing, ``dln-git verify`` reports, ...) to one ``.npz`` file and
 :func:`load_result` reads it back as an equal object (:func:`results_equal`), without pickle.
+:func:`load_result` also reads the JSON report of ``dln-git verify --report FILE.json`` back into an
+equal :class:`~dln_git.claims.VerifyReport`.
 
 **The file.** A numpy ``.npz`` archive (read with ``allow_pickle=False``) holding
 
@@ -68,39 +70,20 @@ _META = "__result__"
 #: The types :func:`save_result` writes and :func:`load_result` rebuilds, by public name: the
 #: results of the public functions and the dataclasses nested in them.
 RESULT_TYPES = (
-    "dln_git.core.GramSolution",
-    "dln_git.core.MetricSolution",
-    "dln_git.core.Regime",
-    "dln_git.flows.BalanceResult",
-    "dln_git.flows.FlowResult",
-    "dln_git.flows.GeometricMeanBalance",
-    "dln_git.decomposition.TrainResult",
-    "dln_git.decomposition.LearningFlowResult",
-    "dln_git.decomposition.FastSlowResult",
-    "dln_git.decomposition.FastSlowDistance",
-    "dln_git.decomposition.Split",
+    "dln_git.core.GramSolution", "dln_git.core.MetricSolution", "dln_git.core.Regime",
+    "dln_git.flows.BalanceResult", "dln_git.flows.FlowResult", "dln_git.flows.GeometricMeanBalance",
+    "dln_git.decomposition.TrainResult", "dln_git.decomposition.LearningFlowResult",
+    "dln_git.decomposition.FastSlowResult", "dln_git.decomposition.FastSlowDistance", "dln_git.decomposition.Split",
     "dln_git.decomposition.LossGradient",
-    "dln_git.systems.StateSpace",
-    "dln_git.systems.BalancedRealization",
-    "dln_git.systems.TruncationResult",
-    "dln_git.systems.Gramians",
-    "dln_git.systems.StableSplit",
-    "dln_git.systems.NetworkReduction",
-    "dln_git.systems.MapResult",
-    "dln_git.systems.ProductPriorTest",
-    "dln_git.systems.PosteriorSample",
+    "dln_git.systems.StateSpace", "dln_git.systems.BalancedRealization", "dln_git.systems.TruncationResult",
+    "dln_git.systems.Gramians", "dln_git.systems.StableSplit", "dln_git.systems.NetworkReduction",
+    "dln_git.systems.MapResult", "dln_git.systems.ProductPriorTest", "dln_git.systems.PosteriorSample",
     "dln_git.systems.ConcentrationTrend",
-    "dln_git.symmetries.BalanceResult",
-    "dln_git.symmetries.HomogeneousNet",
-    "dln_git.symmetries.PenaltyFlowResult",
+    "dln_git.symmetries.BalanceResult", "dln_git.symmetries.HomogeneousNet", "dln_git.symmetries.PenaltyFlowResult",
     "dln_git.symmetries.GaugeCoordinates",
     "dln_git.symbolic.ConservationLawCount",
-    "dln_git.claims.VerifyReport",
-    "dln_git.claims.ClaimSummary",
-    "dln_git.claims.InstanceRun",
-    "dln_git.claims.ClaimRun",
-    "dln_git.claims.ClaimResult",
-    "dln_git.claims.Claim",
+    "dln_git.claims.VerifyReport", "dln_git.claims.ClaimSummary", "dln_git.claims.InstanceRun",
+    "dln_git.claims.ClaimRun", "dln_git.claims.ClaimResult", "dln_git.claims.Claim",
 )
 _CLAIM = "dln_git.claims.Claim"
 
@@ -304,8 +287,47 @@ class _Decoder:
         return obj
 
 
+def _json_float(x):
+    return float(x) if isinstance(x, str) else x  # non-finite figures are written as "inf", "nan"
+
+
+def _report_from_json(data: dict, path: str):
+    """The :class:`~dln_git.claims.VerifyReport` of a JSON report (``dln-git verify --report x.json``)."""
+    from .claims import Claim, ClaimResult, ClaimSummary, InstanceRun, VerifyReport
+    from .claims.registry import _REGISTRY, all_claims
+
+    all_claims()
+    try:
+        settings, summaries = data["settings"], []
+        for c in data["claims"]:
+            registered = _REGISTRY.get(c["id"])
+            same = registered is not None and (registered.statement, registered.section, registered.tag) == (
+                c["statement"], c["section"], c["tag"])
+            claim = registered if same else Claim(c["id"], c["statement"], c["section"], c["tag"],
+                                                  _unregistered_check(c["id"], None))
+            runs = tuple(
+                InstanceRun(c["id"], r["index"], r["seed"], r["size"], r["check_size"],
+                            None if r["measured"] is None else ClaimResult(
+                                _json_float(r["measured"]), _json_float(r["expected"]), _json_float(r["tolerance"]),
+                                passed=r["verdict"] == "PASS", detail=r["detail"]),
+                            r["error"], r["seconds"])
+                for r in c["runs"])
+            summaries.append(ClaimSummary(claim, runs))
+        patterns = settings["patterns"]
+        return VerifyReport(tuple(summaries), None if patterns is None else tuple(patterns), settings["seed"],
+                            settings["seeds"], settings["size"], settings["execution"], data["started"],
+                            data["wall_seconds"], dict(data.get("versions", {})))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"JSON report {path!r} lacks or garbles the entry {exc}") from None
+
+
 def load_result(path: str | os.PathLike):
-    """Read a result written by :func:`save_result`.
+    """Read a result written by :func:`save_result`, or a JSON report of ``dln-git verify``.
+
+    A ``.json`` file is read as the report ``dln-git verify --report FILE.json`` (or
+    :meth:`~dln_git.claims.VerifyReport.write`) wrote: the :class:`~dln_git.claims.VerifyReport`
+    comes back ``==`` to the one written (claims found in the registry by id; figures exact, as JSON
+    keeps every digit of a float; a claim not registered in this process gets a placeholder check).
 
     Returns
     -------
@@ -326,6 +348,12 @@ def load_result(path: str | os.PathLike):
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(f"result file {str(path)!r} does not exist")
+    if path.suffix.lower() == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("tool") != "dln-git verify":
+            raise ValueError(f"{str(path)!r} is not a dln-git verify report (JSON results are verify reports; "
+                             f"other results are saved as .npz by save_result)")
+        return _report_from_json(data, str(path))
     with np.load(path, allow_pickle=False) as arrays:
         if _META not in arrays.files:
             raise ValueError(f"{str(path)!r} is not a dln-git result file (no {_META!r} entry; weights files "

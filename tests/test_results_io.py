@@ -205,8 +205,16 @@ def test_verify_report_with_unicode_and_infinite_figures(tmp_path, temporary_cla
     assert back.to_json() == report.to_json() and back.to_markdown() == report.to_markdown()
     assert back.exit_code == report.exit_code == 1
 
+    # the JSON report `dln-git verify --report r.json` writes reads back == as well (no arrays inside)
+    from_json = load_result(report.write(tmp_path / "report.json"))
+    assert from_json == report and from_json.to_json() == report.to_json()
+    assert from_json.claims[mine].claim.check is check
+    assert math.isinf(from_json.claims[mine].instances[0].result.measured)
+
     # in a process where the claim is not registered: a placeholder check, the report still renders
     del registry_module._REGISTRY["results_io_test.ünïcode"]
+    orphan_json = load_result(tmp_path / "report.json")
+    assert orphan_json != report and orphan_json.to_markdown().count("ünïcode") == report.to_markdown().count("ünïcode")
     orphan = load_result(tmp_path / "report.npz")
     assert not results_equal(orphan, report)  # the check differs, everything else is equal
     assert orphan.to_json() == report.to_json() and orphan.command() == report.command()
@@ -274,6 +282,12 @@ def test_refusals_name_the_field_or_the_file(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_result(tmp_path / "missing.npz")
+    (tmp_path / "other.json").write_text('{"tool": "something else"}')
+    with pytest.raises(ValueError, match="not a dln-git verify report"):
+        load_result(tmp_path / "other.json")
+    (tmp_path / "cut.json").write_text('{"tool": "dln-git verify", "claims": []}')
+    with pytest.raises(ValueError, match="lacks or garbles the entry 'settings'"):
+        load_result(tmp_path / "cut.json")
     weights = io.save_weights(tmp_path / "w.npz", result.weights)
     with pytest.raises(ValueError, match="not a dln-git result file"):
         load_result(weights)
