@@ -10,7 +10,7 @@ Per hidden layer i the mismatch is ``||forward - backward|| / ||backward||`` of 
 relation ``tr(Q_{i+1}^T Se Q_{i+1}) P_i Sx P_i^T = tr(P_{i-1} Sx P_{i-1}^T) Q_i^T Se Q_i``
 (:func:`dln_git.symmetries.linear_noise_models.equilibrium_mismatch`). The prediction is 0 for SGD
 (the noise equilibrium) and "unchanged" for GD (mu is conserved up to the eta^2 terms of the exact
-identity). (a) the scalar model (u w x - y)^2 (widths (1, 1, 1): mismatch |w^2 - u^2| / u^2),
+identity). (a) the scalar model (u w x - y)^2 (widths (1, 1, 1): mismatch ``|w^2 - u^2| / u^2``),
 (b) the two-layer net (3, 2, 3), (c) a depth-3 net (3, 3, 3, 3), every hidden layer. Lines: the mismatch of the
 iterate; circles: the mismatch of the two sides averaged over the second half of the SGD run (the
 metric of the claims ``symmetries.noise.sgd_*``). Seeds x

@@ -46,9 +46,13 @@ LAYERS = (
     ("dln_git.testing", "Testing helpers: dln_git.testing",
      "Public Hypothesis strategies, dense references for small sizes, random losses."),
     ("dln_git.io", "Weights files: dln_git.io", "Reading and writing weights (.npz, .safetensors)."),
+    ("dln_git.results_io", "Saved results: dln_git.results_io",
+     "Saving and reloading every result object (and verify reports) without pickle."),
     ("dln_git.experiments", "Experiments: dln_git.experiments",
      "Grids of runs through any concurrent.futures.Executor, saved as tidy tables."),
-    ("dln_git.plotting", "Figures: dln_git.plotting", "The one matplotlib style of every figure."),
+    ("dln_git.plotting", "Plot style: dln_git.plotting", "The one matplotlib style of every figure."),
+    ("dln_git.figures", "Paper figures: dln_git.figures",
+     "One module per figure of the paper, each computed from the library."),
     ("dln_git.cli", "Command line: dln_git.cli", "The dln-git command (verify, figures, derive, balance)."),
 )
 
