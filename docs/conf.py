@@ -39,6 +39,7 @@ extensions = [
     "myst_nb",
     "claims_table",
     "api_pages",
+    "reexports",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}

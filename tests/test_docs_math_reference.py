@@ -123,3 +123,6 @@ def test_api_cross_references_exist_where_documented(page, role, target):
     assert obj.__module__ == modname, (
         f"{page}: {target} is defined in {obj.__module__}, where the API reference documents it"
     )
+    # the API pages (docs/_ext/api_pages.py) document what __all__ declares, and only with a docstring
+    assert name in getattr(module, "__all__", [name]), f"{page}: {target} is not in {modname}.__all__"
+    assert (obj.__doc__ or "").strip(), f"{page}: {target} has no docstring, so the API reference skips it"

@@ -8,7 +8,8 @@ and autosummary then documents the function in place of the module.
 
 Every layer of :data:`LAYERS` gets a page listing its modules (with their one-line summaries) and
 one page per module: the module docstring, then its public functions and classes (those defined
-in the module itself, so nothing is documented twice), plus the data names its ``__all__``
+in the module itself, with a docstring, and in its ``__all__`` when it has one: nothing is
+documented twice and every row of the contents table links), plus the data names ``__all__``
 exports. Subpackages (``dln_git.core.gram`` after a split) are walked like the layer itself.
 A file is rewritten only when its content changes, so incremental builds stay incremental.
 """
@@ -76,12 +77,17 @@ def _members(modname: str) -> tuple[list[str], list[str], list[str]]:
     for name, value in vars(mod).items():
         if name.startswith("_") or getattr(value, "__module__", None) != modname:
             continue
+        if not (getattr(value, "__doc__", None) or "").strip():  # autodoc skips undocumented members
+            continue
         if inspect.isclass(value):
             classes.append(name)
         elif inspect.isfunction(value):
             functions.append(name)
-    exported = getattr(mod, "__all__", ())
-    for name in exported:
+    exported = getattr(mod, "__all__", None)
+    if exported is not None:  # autodoc documents only what __all__ declares public
+        classes = [name for name in classes if name in exported]
+        functions = [name for name in functions if name in exported]
+    for name in exported or ():
         value = getattr(mod, name, None)
         if not (inspect.isclass(value) or inspect.isfunction(value) or inspect.ismodule(value)):
             data.append(name)
