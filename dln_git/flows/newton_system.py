@@ -90,17 +90,34 @@ class StackedGram:
         d = self.head.shape[0]
         dtype = np.result_type(*W)
         self.inner = np.stack(W[1:-1]) if len(W) > 2 else np.zeros((0, d, d), dtype=dtype)
-        self.inner_h = herm_stack(self.inner)
+        self.inner_h = np.ascontiguousarray(herm_stack(self.inner))
+        self._work: dict = {}
 
-    def __call__(self, eta: np.ndarray) -> np.ndarray:
-        out = np.empty(eta.shape, dtype=np.result_type(eta, self.inner))
-        out[0] = eta[0] @ self.head
+    def _buffers(self, shape, dtype):
+        key = (shape, np.dtype(dtype))
+        if key not in self._work:  # reused: fresh temporaries of this size cost more than the products
+            inner = (max(shape[0] - 1, 0), *shape[1:])
+            self._work[key] = (np.empty(shape, dtype), np.empty(inner, dtype), np.empty(inner, dtype))
+        return self._work[key]
+
+    def __call__(self, eta: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The operator on the stack ``eta``, written into ``out`` if given (else a new array)."""
+        dtype = np.result_type(eta, self.inner)
+        G, V, T = self._buffers(eta.shape, dtype)
         if self.inner.shape[0]:
-            V = eta[1:] @ self.inner - self.inner @ eta[:-1]
-            out[1:] = V @ self.inner_h
-            out[:-1] -= self.inner_h @ V
-        out[-1] += self.tail @ eta[-1]
-        return 0.5 * (out + herm_stack(out))
+            np.matmul(eta[1:], self.inner, out=V)
+            np.matmul(self.inner, eta[:-1], out=T)
+            V -= T
+            np.matmul(V, self.inner_h, out=G[1:])
+        np.matmul(eta[0], self.head, out=G[0])
+        if self.inner.shape[0]:
+            np.matmul(self.inner_h, V, out=T)
+            G[:-1] -= T
+        G[-1] += self.tail @ eta[-1]
+        out = np.empty(eta.shape, dtype) if out is None else out
+        np.add(G, herm_stack(G), out=out)
+        out *= 0.5
+        return out
 
 
 def herm_stack(A: np.ndarray) -> np.ndarray:
@@ -153,8 +170,10 @@ def _stacked_solve(F, model: _BalancedModel, mu, rtol: float) -> NewtonDirection
     gram = StackedGram(F.Wt)
     shape = rhs.shape
 
-    def matvec(v):
-        return gram(v.reshape(shape)).reshape(-1)
+    result = np.empty(shape, dtype=np.result_type(rhs, gram.inner))
+
+    def matvec(v):  # PCG is done with the previous product when it asks for the next one
+        return gram(v.reshape(shape), out=result).reshape(-1)
 
     def precondition(v):
         return model.solve_packed(v, hermitian=True)
