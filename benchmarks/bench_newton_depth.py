@@ -1,11 +1,14 @@
 """Benchmark of Newton balancing versus depth (MATH.md section 3; issue 17): cost exponents in N.
 
 In one process, for N in ``--depths`` (default 2, 3, 4, 6, 8, 12, 16, 24, 32) at width
-``--width`` (default 32), random Gaussian weights ``W_i = G_i / sqrt(d)`` (seed ``--seed + N``):
+``--width`` (default 32), random Gaussian weights ``W_i = G_i / sqrt(d)``, on ``--instances``
+random networks per depth (default 3; seeds ``--seed + 1000 k + N``):
 
 * ``balance(W, method="newton", tol=1e-10)``: median time of ``--repeats`` runs, its Newton
   iterations, and the PCG iterations of its Newton solves (from one extra
-  ``dln_git.flows.newton.newton_balance`` run, outside the timing);
+  ``dln_git.flows.newton.newton_balance`` run, outside the timing); times are geometric means
+  over the instances, iteration counts arithmetic means (the counts vary from one network to
+  the next: at N = 32, 7 or 8 Newton and 37 or 42 PCG iterations);
 * the *SVD floor*: building a balanced point of the same fiber directly,
   ``balanced_from_end_to_end(end_to_end(W))`` (the N - 1 products of X, one SVD of X and N
   products: the SVD chart of MATH.md section 2), the floor that ``benchmarks/bench_flows.py``
@@ -24,7 +27,8 @@ equal to wall time on an idle machine, and not inflated when other processes sha
 Usage::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_newton_depth.py \
-        [--depths 2 3 4 6 8 12 16 24 32] [--width 32] [--repeats 7] [--threads 1] [--seed 0]
+        [--depths 2 3 4 6 8 12 16 24 32] [--width 32] [--repeats 7] [--instances 3] [--threads 1] \
+        [--seed 0] [--clock cpu|wall]
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--instances", type=int, default=3)
     ap.add_argument("--tol", type=float, default=1e-10)
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     args = ap.parse_args()
@@ -77,16 +82,22 @@ def main() -> None:
           f"{'PCG it':>7} {'converged':>9}")
     rows = []
     for N in args.depths:
-        rng = np.random.default_rng(args.seed + N)
-        W = tuple(rng.standard_normal((d, d)) / np.sqrt(d) for _ in range(N))
         widths = (d,) * (N + 1)
-        t_newton, res = median_time(lambda W=W: balance(W, method="newton", tol=args.tol))
-        t_floor, _ = median_time(lambda W=W, widths=widths: balanced_from_end_to_end(end_to_end(W), widths))
-        t_svd, _ = median_time(lambda W=W: [np.linalg.svd(w) for w in W])
-        pcg_its = sum(newton_balance(W, tol=args.tol).inner_iterations)
-        rows.append((N, t_newton, t_floor, t_svd, res.iterations, pcg_its))
+        per_instance = []
+        for k in range(args.instances):
+            rng = np.random.default_rng(args.seed + 1000 * k + N)
+            W = tuple(rng.standard_normal((d, d)) / np.sqrt(d) for _ in range(N))
+            t_newton, res = median_time(lambda W=W: balance(W, method="newton", tol=args.tol))
+            t_floor, _ = median_time(lambda W=W, widths=widths: balanced_from_end_to_end(end_to_end(W), widths))
+            t_svd, _ = median_time(lambda W=W: [np.linalg.svd(w) for w in W])
+            pcg_its = sum(newton_balance(W, tol=args.tol).inner_iterations)
+            per_instance.append((t_newton, t_floor, t_svd, res.iterations, pcg_its, res.converged))
+        t_newton, t_floor, t_svd = (float(np.exp(np.mean(np.log([p[j] for p in per_instance])))) for j in range(3))
+        its, pcg_its = (float(np.mean([p[j] for p in per_instance])) for j in (3, 4))
+        converged = all(p[5] for p in per_instance)
+        rows.append((N, t_newton, t_floor, t_svd, its, pcg_its))
         print(f"{N:>3} {t_newton * 1e3:>10.2f} {t_floor * 1e3:>9.3f} {t_newton / t_floor:>7.1f} {t_svd * 1e3:>14.3f} "
-              f"{res.iterations:>9} {pcg_its:>7} {res.converged!s:>9}", flush=True)
+              f"{its:>9.1f} {pcg_its:>7.1f} {converged!s:>9}", flush=True)
     Ns = [r[0] for r in rows]
     e_newton = slope(Ns, [r[1] for r in rows])
     e_floor = slope(Ns, [r[2] for r in rows])

@@ -157,11 +157,12 @@ def test_stacked_direction_matches_the_general_path(cplx):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("widths", "seed"), [((6,) * 5, 8), ((5,) * 4, 1), ((4,) * 9, 2)])
-def test_newton_iterates_are_those_of_the_general_path(widths, seed, monkeypatch):
+@pytest.mark.parametrize(("widths", "seed", "cplx"), [((6,) * 5, 8, False), ((5,) * 4, 1, False), ((4,) * 9, 2, False),
+                                                     ((4,) * 6, 3, True)])
+def test_newton_iterates_are_those_of_the_general_path(widths, seed, cplx, monkeypatch):
     """With the stacked solve and the certificate switched off (the implementation before them),
     newton_balance takes the same steps: same iteration counts and result to rounding."""
-    W, _, _ = conditioned_instance(widths, 1e3, seed=seed, gauge_cond=10.0)
+    W, _, _ = conditioned_instance(widths, 1e3, seed=seed, gauge_cond=10.0, cplx=cplx)
     fast = newton_balance(W, tol=1e-12)
     monkeypatch.setattr(newton_system, "STACKED", False)
     monkeypatch.setattr("dln_git.flows.newton.stabiliser_is_trivial", lambda W: False)
