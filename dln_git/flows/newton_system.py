@@ -1,4 +1,4 @@
-"""The Hermitian Newton system of geodesic Newton balancing (MATH.md sections 2-3), solved in O(N).
+"""The Hermitian Newton system of geodesic Newton balancing (MATH.md sections 2-3) in O(N d^3) per PCG step.
 
 The Newton direction of :func:`dln_git.flows.newton.newton_balance` is the minimum-norm Hermitian
 solution s of ``Herm(A_W^* A_W s) = mu(W)``, solved inexactly by PCG with the ``"balanced"`` model
