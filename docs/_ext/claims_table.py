@@ -14,6 +14,7 @@ A claim's section field may name several sections: "1-3" (a range) or "1, 6.1" (
 
 from __future__ import annotations
 
+import inspect
 from typing import ClassVar
 
 from claim_sections import claim_sections
@@ -45,7 +46,11 @@ class ClaimsTable(SphinxDirective):
 
     def run(self):
         section = self.arguments[0].strip()
-        rows = [c for c in _claims() if section in claim_sections(c.section)]
+        claims = _claims()
+        rows = [c for c in claims if section in claim_sections(c.section)]
+        # rebuild this page when any claims module changes (a claim may move into this section)
+        for path in sorted({inspect.getsourcefile(c.check) for c in claims} - {None}):
+            self.env.note_dependency(path)
         if not rows:
             logger.warning("claims-table: no registered claim names section %s", section, location=self.get_location())
             return []
