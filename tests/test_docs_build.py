@@ -17,6 +17,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 BUILD_PACKAGES = ("sphinx", "numpydoc", "myst_nb", "myst_parser", "furo")
+GENERATED = DOCS / "api" / "generated"  # the only place the build writes into the source tree (gitignored)
+
+
+def _source_files() -> dict[str, int]:
+    """Every file of the repository (not hidden folders such as .venv or .git, not build/dist, not
+    the gitignored build folders of docs/), with its modification time."""
+    skip = (GENERATED, DOCS / "_build")
+    out = {}
+    for top in ROOT.iterdir():
+        if top.name.startswith(".") or top.name in ("build", "dist") or top.name.endswith(".egg-info"):
+            continue
+        for path in [top] if top.is_file() else top.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and not any(path.is_relative_to(s) for s in skip):
+                out[str(path.relative_to(ROOT))] = path.stat().st_mtime_ns
+    return out
 
 
 def test_docs_build_with_warnings_as_errors(tmp_path):
@@ -25,6 +40,7 @@ def test_docs_build_with_warnings_as_errors(tmp_path):
         f"the documentation build needs {', '.join(missing)}: install the test extra "
         "(pip install '.[test]') or the docs extra (pip install '.[docs]')"
     )
+    before = _source_files()
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-q",
            "-d", str(tmp_path / "doctrees"), str(DOCS), str(tmp_path / "html")]
@@ -36,3 +52,6 @@ def test_docs_build_with_warnings_as_errors(tmp_path):
     for page in ("index.html", "math/index.html", "guide/index.html", "api/index.html",
                  "notebooks/01_quickstart.html"):
         assert (html / page).is_file(), f"the build did not write {page}"
+    after = _source_files()
+    touched = sorted(k for k in after.keys() | before.keys() if before.get(k) != after.get(k))
+    assert not touched, f"the build wrote into the source tree outside docs/api/generated: {touched[:10]}"
