@@ -5,7 +5,8 @@ reference cannot go stale:
 
 - the directive ``claims-table`` with one argument, a section number ("3", "6.1"), renders the
   table of every registered claim whose section field names that section (id, tag, statement),
-  and gives each row an anchor;
+  and gives each row an anchor; with the argument ``all`` it renders the index of every claim,
+  each linked to its row;
 - the role ``claim`` (``{claim}`flows.l2_rate``` in MyST) links to that row; an id that is not
   registered is a warning, hence an error under ``sphinx-build -W``.
 
@@ -51,6 +52,8 @@ class ClaimsTable(SphinxDirective):
         # rebuild this page when any claims module changes (a claim may move into this section)
         for path in sorted({inspect.getsourcefile(c.check) for c in claims} - {None}):
             self.env.note_dependency(path)
+        if section == "all":
+            return self._index(claims)
         if not rows:
             logger.warning("claims-table: no registered claim names section %s", section, location=self.get_location())
             return []
@@ -62,7 +65,7 @@ class ClaimsTable(SphinxDirective):
             group += nodes.colspec(colwidth=width)
         head = nodes.thead()
         group += head
-        head += self._row(["claim id", "tag", "statement (from the registry)"], header=True)
+        head += self._row(["claim id", "tag", "statement (from the registry)"])
         body = nodes.tbody()
         group += body
         for claim in rows:
@@ -81,8 +84,29 @@ class ClaimsTable(SphinxDirective):
                                   "run one with dln-git verify --claim ID.")
         return [caption, table]
 
+    def _index(self, claims):
+        """Every registered claim, linked to its row in its section's table."""
+        table = nodes.table(classes=["claims-table"])
+        group = nodes.tgroup(cols=4)
+        table += group
+        for width in (28, 8, 8, 56):
+            group += nodes.colspec(colwidth=width)
+        head = nodes.thead()
+        group += head
+        head += self._row(["claim id", "section", "tag", "statement (from the registry)"])
+        body = nodes.tbody()
+        group += body
+        for claim in sorted(claims, key=lambda c: c.id):
+            id_cell = nodes.paragraph()
+            id_cell += _claim_link(claim.id)
+            body += self._row([id_cell, claim.section, claim.tag, claim.statement])
+        tags = {t: sum(c.tag == t for c in claims) for t in ("paper", "known", "derived")}
+        caption = nodes.paragraph(text=f"{len(claims)} registered claims ({tags['paper']} paper, "
+                                  f"{tags['known']} known, {tags['derived']} derived).")
+        return [caption, table]
+
     @staticmethod
-    def _row(cells, header=False):
+    def _row(cells):
         row = nodes.row()
         for cell in cells:
             entry = nodes.entry()
@@ -100,10 +124,14 @@ class ClaimRole(SphinxRole):
         if claim_id not in known:
             logger.warning("claim role: %r is not a registered claim id", claim_id, location=self.get_location())
             return [nodes.literal(claim_id, claim_id)], []
-        ref = pending_xref("", refdomain="std", reftype="ref", reftarget=_label(claim_id),
-                           refexplicit=True, refwarn=True)
-        ref += nodes.literal(claim_id, claim_id, classes=["claim"])
-        return [ref], []
+        return [_claim_link(claim_id)], []
+
+
+def _claim_link(claim_id: str):
+    """A reference to the claim's row in its section's table, showing the id in code font."""
+    ref = pending_xref("", refdomain="std", reftype="ref", reftarget=_label(claim_id), refexplicit=True, refwarn=True)
+    ref += nodes.literal(claim_id, claim_id, classes=["claim"])
+    return ref
 
 
 def setup(app):
