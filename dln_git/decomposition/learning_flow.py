@@ -1,7 +1,7 @@
 """The learning flow of the end-to-end map on the balanced manifold (MATH.md section 4).
 
 From a balanced point, ``X = phi(W(t))`` of the training flow ``dW/dt = -grad L(W)`` obeys
-(Arora, Cohen & Hazan 2018; Bah, Rauhut, Terstiege & Westdickenberg 2022)
+(Arora, Cohen & Hazan 2018; Bah, Rauhut, Terstiege & Westdickenberg 2022)::
 
     dX/dt = - sum_{j=1}^N (X X^*)^{(N-j)/N} grad E(X) (X^* X)^{(j-1)/N} - lam N X,
 

@@ -2,13 +2,13 @@
 
 The derivation never types the formula of mu. It builds the one-parameter orbit through W with
 the group elements truncated to first order, ``g_i(t) = I + t xi_i`` (so ``g_i(t)^{-1} = I - t xi_i
-+ O(t^2)``),
++ O(t^2)``)::
 
     W_i(t) = (I + t xi_i) W_i (I - t xi_{i-1}),    xi_0 = 0, xi_N = 0,
 
 which agrees with ``exp(t xi).W`` to first order in t, hence has the same velocity at t = 0
 (the infinitesimal action ``A_W(xi)_i = xi_i W_i - W_i xi_{i-1}``). It differentiates
-``R(W(t)) = 1/2 sum_i ||W_i(t)||_F^2`` at t = 0 and reads off the dual element: for every xi,
+``R(W(t)) = 1/2 sum_i ||W_i(t)||_F^2`` at t = 0 and reads off the dual element: for every xi::
 
     d/dt R(exp(t xi).W)|_{t=0} = <xi, mu(W)> = sum_i Re tr(xi_i^* mu_i),
 

@@ -3,12 +3,12 @@
 A DLN ``f(x) = W_N ... W_1 x`` whose layers have iid entries ``N(m_l, v_l)`` has polynomial outputs,
 so its n-point functions ``G^(n)_{i_1..i_n}(x_1..x_n) = E[f_{i_1}(x_1) ... f_{i_n}(x_n)]`` are
 Gaussian-product moments. Layers are independent, so they are computed layer by layer on the
-moment tensors ``T_l[a_1..a_n] = E[h_l(x_1)_{a_1} ... h_l(x_n)_{a_n}]``, ``T_0 = x_1 (x) ... (x) x_n``:
+moment tensors ``T_l[a_1..a_n] = E[h_l(x_1)_{a_1} ... h_l(x_n)_{a_n}]``, ``T_0 = x_1 (x) ... (x) x_n``::
 
     T_l[a] = sum_b E[W[a_1,b_1] ... W[a_n,b_n]] T_{l-1}[b],
 
 and Isserlis' theorem for non-centred Gaussians (Isserlis 1918; Wick 1950) gives the weight
-moment as a sum over the *partial pairings* ``pi`` of ``{1..n}``,
+moment as a sum over the *partial pairings* ``pi`` of ``{1..n}``::
 
     E[prod_k W[a_k, b_k]] = sum_pi  prod_{(p,q) in pi} v delta(a_p, a_q) delta(b_p, b_q)  *  m^{n - 2|pi|},
 

@@ -2,7 +2,7 @@
 
 A *family* is an architecture plus the law of its parameters: layer ``l`` (``l = 1..N``) has weights
 ``W_l`` of shape ``(d_l, d_{l-1})`` with iid entries ``N(weight_mean[l], weight_std[l]^2)`` and a bias
-``b_l`` with iid entries ``N(bias_mean[l], bias_std[l]^2)``. The network is
+``b_l`` with iid entries ``N(bias_mean[l], bias_std[l]^2)``. The network is::
 
     h_0 = x,   h_l = sigma(W_l h_{l-1} + b_l)  (l < N),   f(x) = W_N h_{N-1} + b_N,
 

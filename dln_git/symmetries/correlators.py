@@ -1,6 +1,6 @@
 """Monte Carlo n-point correlators of random networks and invariance tests (MATH.md 6.4).
 
-The n-point function of a family (Maiti–Stoner–Halverson, arXiv 2106.00694, eq. 2.1) is
+The n-point function of a family (Maiti–Stoner–Halverson, arXiv 2106.00694, eq. 2.1) is::
 
     G^(n)_{i_1..i_n}(x_1, ..., x_n) = E_theta[ f_{i_1}(x_1) ... f_{i_n}(x_n) ].
 

@@ -10,7 +10,7 @@ with ``mu_i = W_i W_i^T - W_{i+1}^T W_{i+1}`` the moment map (section 1).
 
 Per-layer equilibrium (derivation). With ``P_j = W_j ... W_1`` (``P_0 = I``), ``Q_j = W_N ... W_{j+1}``
 (``Q_N = I``), residual ``r = X x - y``, the per-sample gradients are ``G_j = 2 Q_j^T r (P_{j-1} x)^T``,
-and ``g^T A g = <B, G_i G_i^T - G_{i+1}^T G_{i+1}>``. Hence ``tr(A Sigma) = <B, M_i>`` with
+and ``g^T A g = <B, G_i G_i^T - G_{i+1}^T G_{i+1}>``. Hence ``tr(A Sigma) = <B, M_i>`` with::
 
     M_i = Cov[G_i G_i^T] - Cov[G_{i+1}^T G_{i+1}]   (centred second moments, a symmetric matrix),
 
@@ -18,7 +18,7 @@ and ``tr(A Sigma) = 0`` for every symmetric B iff ``M_i = 0``. Assume (a) x inde
 (b) ``E e = 0``, (c) realizable target at a minimum, ``X = W_N ... W_1 = V`` (so ``r = -e`` and the
 mean gradient vanishes), (d) ``Sigma_x = E[x x^T]``, ``Sigma_e = E[e e^T]``. Then
 ``G_i G_i^T = 4 |P_{i-1} x|^2 Q_i^T e e^T Q_i`` and ``G_{i+1}^T G_{i+1} = 4 |Q_{i+1}^T e|^2 P_i x x^T P_i^T``
-factor by independence, and ``M_i = 0`` reads
+factor by independence, and ``M_i = 0`` reads::
 
     tr(Q_{i+1}^T Sigma_e Q_{i+1}) P_i Sigma_x P_i^T = tr(P_{i-1} Sigma_x P_{i-1}^T) Q_i^T Sigma_e Q_i.
 

@@ -13,7 +13,7 @@ Lbar`` (Cole–Hopf), and ``p = grad u`` solves viscous Burgers ``p_t + (p.grad)
 Computation. The integrand is ``exp(-f_x(y) / (2 nu))`` with ``f_x(y) = Lbar(y) + |x - y|^2 / (2t)``;
 its exponent is of size ``1/nu`` and is never exponentiated unscaled: the integral is a
 log-sum-exp of ``log w_k - f_x(y_k) / (2 nu)`` over the nodes ``y_k`` of a tensor trapezoid grid
-with log-weights ``log w_k``. Differentiating under the integral,
+with log-weights ``log w_k``. Differentiating under the integral::
 
     grad u(x, t) = (x - <y>_x) / t,    <y>_x = int y exp(-f_x(y)/(2 nu)) dy / int exp(-f_x(y)/(2 nu)) dy,
 

@@ -27,7 +27,7 @@ dominates (``b ||gbar||^2 << tr|A| Sigma``); elsewhere both terms are of the sam
 exact form (:func:`expected_step_change`, ``include_mean=True`` in :func:`noether_drift`) is needed.
 
 The equilibrium on an orbit. Along ``theta(s) = exp(sA) theta_0`` write ``A = Q diag(a) Q^T`` and
-``S = Q^T Sigma(theta_0) Q``. Since ``Sigma(theta(s)) = exp(-sA) Sigma(theta_0) exp(-sA)``,
+``S = Q^T Sigma(theta_0) Q``. Since ``Sigma(theta(s)) = exp(-sA) Sigma(theta_0) exp(-sA)``::
 
     f(s) = tr(A Sigma(theta(s))) = sum_i a_i S_ii exp(-2 a_i s),
     f'(s) = -2 tr(A Sigma(theta(s)) A) = -2 sum_i a_i^2 S_ii exp(-2 a_i s) <= 0.

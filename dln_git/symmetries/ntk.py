@@ -1,7 +1,7 @@
 """The empirical neural tangent kernel and its input-rotation identity (MATH.md 6.4).
 
 For one parameter draw ``theta = (W_1, b_1, ..., W_N, b_N)`` of a family of
-:mod:`dln_git.symmetries.architectures`, the empirical NTK is
+:mod:`dln_git.symmetries.architectures`, the empirical NTK is::
 
     Theta_ij(x, x'; theta) = sum_p  d f_i(x) / d theta_p  *  d f_j(x') / d theta_p,
 
