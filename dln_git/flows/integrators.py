@@ -222,6 +222,7 @@ def integrate(
     else:
         h = _initial_step(stepper, W, F, t_final)
     mark = 0
+    order = getattr(stepper, "order", ORDER)  # the error estimate is O(h^order)
     while mark < len(marks):
         if out.steps + out.rejected >= max_steps:
             out.failure = f"stopped after {max_steps} steps at {time_name} = {shown(t)} of {shown(t_final)}"
@@ -235,7 +236,7 @@ def integrate(
         finite = np.isfinite(outcome.error) and all(np.all(np.isfinite(w)) for w in outcome.weights)
         if step is None and (not finite or outcome.error > 1.0):
             out.rejected += 1
-            factor = 0.2 if not finite else max(0.2, 0.9 * outcome.error ** (-1.0 / ORDER))
+            factor = 0.2 if not finite else max(0.2, 0.9 * outcome.error ** (-1.0 / order))
             h = h_try * factor
             if h < min_step_ratio * t_final:
                 out.failure = (f"step size collapsed to {h:.2e} at {time_name} = {shown(t)}: the velocity blows up "
@@ -250,7 +251,7 @@ def integrate(
         out.steps += 1
         out.weight_space_steps += outcome.weight_space
         if step is None:
-            growth = 5.0 if outcome.error == 0 else min(5.0, max(0.2, 0.9 * outcome.error ** (-1.0 / ORDER)))
+            growth = 5.0 if outcome.error == 0 else min(5.0, max(0.2, 0.9 * outcome.error ** (-1.0 / order)))
             h = max(h_try, h) * growth if landing else h_try * growth
         if t_eval is None or landing:
             out.times.append(t)
@@ -275,10 +276,13 @@ def integrate(
 
 def _initial_step(stepper, W, F, t_final: float) -> float:
     """A first step from the speed: ``h0 = 0.1 (rtol)^{1/5} ||W|| / ||dW/dt||``, at most t_final."""
-    if isinstance(stepper, GroupStepper):
+    if hasattr(stepper, "speed"):
+        speed = stepper.speed(W, F)
+    elif isinstance(stepper, GroupStepper):
         speed = norm(_action(W, F))
     else:
         speed = norm(F)
     if speed == 0.0:
         return float(t_final)
-    return float(min(t_final, 0.5 * max(stepper.rtol, 1e-14) ** (1.0 / ORDER) * norm(W) / speed))
+    order = getattr(stepper, "order", ORDER)
+    return float(min(t_final, 0.5 * max(stepper.rtol, 1e-14) ** (1.0 / order) * norm(W) / speed))

@@ -10,14 +10,30 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
+from ..core.options import Rule
 from ..core.options import check_options as _check
 from ..core.regime import regime as _regime
 from .fields import MomentGenerator
-from .l2 import DEPTH_ONE, METHOD
+from .l2 import DEPTH_ONE
 from .results import FlowResult
-from .runner import FlowOptions, FlowScale, check_options, constant_result, orbit_velocity, run_group, run_scipy
+from .rosenbrock import MomentRosenbrockStepper
+from .runner import (
+    FlowOptions,
+    FlowScale,
+    check_options,
+    constant_result,
+    orbit_velocity,
+    run_group,
+    run_scipy,
+    run_stepper,
+)
 
 __all__ = ["moment_flow"]
+
+METHOD = Rule.choice("group", "rosenbrock", "scipy",
+                     what="the integrator: explicit RKMK-DP5(4), linearly implicit Rosenbrock, or solve_ivp")
 
 
 def moment_flow(
@@ -36,9 +52,14 @@ def moment_flow(
     """Integrate the squared-moment-map flow ``dW/dt = -A_W(mu(W))`` for ``0 <= t <= t_final``.
 
     The generator ``-mu(W)`` is Hermitian, so ``method="group"`` (RKMK-DP5(4) gauge updates,
-    see :func:`dln_git.flows.l2_flow`) keeps X to rounding error; ``method="scipy"`` runs
-    ``solve_ivp`` (RK45) on flattened weights. The message says whether the orbit is closed
-    (exponential convergence) or not (algebraic, ``||mu|| ~ C/t``). Options as in
+    see :func:`dln_git.flows.l2_flow`) keeps X to rounding error; ``method="rosenbrock"`` (a
+    linearly implicit Rosenbrock–Munthe-Kaas scheme of order 4 with matrix-free Krylov stage
+    solves, :mod:`dln_git.flows.rosenbrock`) keeps X the same way and is the choice for stiff
+    runs (ill-conditioned X, wide or deep networks, long times): its steps are limited by
+    accuracy only, where the explicit scheme's are limited by the fastest rate
+    ``~ 4 s_max(X)^{2/N}``; ``method="scipy"`` runs ``solve_ivp`` (RK45) on flattened weights.
+    The message says whether the orbit is closed (exponential convergence) or not (algebraic,
+    ``||mu|| ~ C/t``). Options as in
     :func:`dln_git.flows.l2_flow`; ``mu_tol`` stops the run once ``||mu|| <= mu_tol``, and
     ``converged`` says whether it was reached (False without ``mu_tol``; ``reached_t_final``
     says whether the run arrived at ``t_final``).
@@ -75,4 +96,12 @@ def run_moment(opts: FlowOptions, *, method: str, budget=None) -> FlowResult:
     generator = MomentGenerator()
     if method == "scipy":
         return run_scipy(W, orbit_velocity(generator), opts, flow="moment", notes=notes)
+    if method == "rosenbrock":
+        atol = 1e-3 * opts.rtol * _size(W) if opts.atol is None else opts.atol
+        stepper = MomentRosenbrockStepper(opts.rtol, atol)
+        return run_stepper(W, stepper, opts, flow="moment", method="rosenbrock", notes=notes, budget=budget)
     return run_group(W, generator, opts, flow="moment", notes=notes, retract=False, budget=budget)
+
+
+def _size(W) -> float:
+    return float(sum(float(np.vdot(w, w).real) for w in W)) ** 0.5 or 1.0

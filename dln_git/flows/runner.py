@@ -30,7 +30,7 @@ from .integrators import GroupStepper, ProjectedStepper, integrate
 from .results import FlowResult
 
 __all__ = ["FlowOptions", "FlowScale", "check_options", "check_time_grid", "run_group", "run_projected",
-           "run_scipy"]
+           "run_scipy", "run_stepper"]
 
 RECORD = Rule.choice("summary", "weights", what="keep only ||mu||, R, X drift, or the weights too")
 MU_TOL = Rule.nonnegative("stop once ||mu(W)|| <= mu_tol", allow_none=True)
@@ -267,6 +267,25 @@ def run_group(W, generator, opts: FlowOptions, *, flow, notes=(), time_name="t",
                    evaluations=traj.evaluations, ok=ok, reached=not traj.stopped_early, mu_tol=opts.mu_tol,
                    message=_summary(traj, opts, failures, notes, time_name), flow=flow,
                    method="group", record=opts.record, time_name=time_name)
+
+
+def run_stepper(W, stepper, opts: FlowOptions, *, flow, method, notes=(), time_name="t", budget=None):
+    """Integrate with a ready-made ``stepper`` (e.g. :class:`dln_git.flows.rosenbrock.MomentRosenbrockStepper`).
+
+    The stepper's ``failures`` (inner solves that did not converge) are reported like
+    :func:`run_group`'s; its ``krylov_iterations`` and ``solves``, if any, are noted in the message.
+    """
+    X0 = _end_to_end(W)
+    traj = integrate(stepper, W, opts.t_final, t_eval=opts.t_eval, step=opts.step, max_steps=opts.max_steps,
+                     stop=_mu_stop(opts.mu_tol, budget), time_name=time_name, time_shift=opts.time_shift)
+    failures = list(getattr(stepper, "failures", []))
+    if getattr(stepper, "solves", 0):
+        notes = [*notes, f"{stepper.krylov_iterations} Krylov iterations in {stepper.solves} stage solves"]
+    ok = not traj.failure and not failures
+    return _result(traj.times, traj.weights, X0, steps=traj.steps, rejected=traj.rejected,
+                   evaluations=traj.evaluations, ok=ok, reached=not traj.stopped_early, mu_tol=opts.mu_tol,
+                   message=_summary(traj, opts, failures, notes, time_name), flow=flow,
+                   method=method, record=opts.record, time_name=time_name)
 
 
 def run_projected(W, velocity, retract, opts: FlowOptions, *, flow, notes=(), budget=None):
