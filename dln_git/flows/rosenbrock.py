@@ -55,8 +55,9 @@ def gmres(apply, b: np.ndarray, precondition, *, rtol: float, maxiter: int = 80,
           x0: np.ndarray | None = None) -> tuple[np.ndarray, int, float]:
     """Right-preconditioned GMRES for ``A x = b`` (real vectors): ``(x, iterations, relative residual)``.
 
-    Arnoldi with modified Gram–Schmidt on ``A M^{-1}``, stopped once the least-squares residual
-    ``||b - A x|| <= rtol ||b||`` (no restart; ``maxiter`` bounds the basis).
+    Arnoldi with modified Gram–Schmidt on ``A M^{-1}`` and Givens rotations for the least-squares
+    problem, stopped once ``||b - A x|| <= rtol ||b||`` (no restart; ``maxiter`` bounds the basis).
+    Saad & Schultz, SIAM J. Sci. Stat. Comput. 7 (1986).
     """
     bnorm = float(np.linalg.norm(b))
     if bnorm == 0.0:
@@ -68,28 +69,36 @@ def gmres(apply, b: np.ndarray, precondition, *, rtol: float, maxiter: int = 80,
     V = [r0 / beta]
     Z = []
     H = np.zeros((maxiter + 1, maxiter))
-    y = np.zeros(0)
-    res = beta
+    cs, sn = np.zeros(maxiter), np.zeros(maxiter)
+    g = np.zeros(maxiter + 1)
+    g[0] = beta
     k = 0
     for k in range(1, maxiter + 1):
+        j = k - 1
         z = precondition(V[-1])
         Z.append(z)
         w = apply(z)
-        for j, v in enumerate(V):
-            H[j, k - 1] = float(v @ w)
-            w = w - H[j, k - 1] * v
-        H[k, k - 1] = float(np.linalg.norm(w))
-        rhs = np.zeros(k + 1)
-        rhs[0] = beta
-        y = np.linalg.lstsq(H[: k + 1, :k], rhs, rcond=None)[0]
-        res = float(np.linalg.norm(H[: k + 1, :k] @ y - rhs))
-        if res <= rtol * bnorm or H[k, k - 1] <= 1e-14 * beta:
+        for i, v in enumerate(V):
+            H[i, j] = float(v @ w)
+            w = w - H[i, j] * v
+        h_next = float(np.linalg.norm(w))
+        for i in range(j):  # previous rotations
+            H[i, j], H[i + 1, j] = cs[i] * H[i, j] + sn[i] * H[i + 1, j], -sn[i] * H[i, j] + cs[i] * H[i + 1, j]
+        rho = float(np.hypot(H[j, j], h_next))
+        cs[j], sn[j] = (1.0, 0.0) if rho == 0 else (H[j, j] / rho, h_next / rho)
+        H[j, j] = rho
+        g[j + 1] = -sn[j] * g[j]
+        g[j] = cs[j] * g[j]
+        if abs(g[j + 1]) <= rtol * bnorm or h_next <= 1e-14 * beta:
             break
-        V.append(w / H[k, k - 1])
+        V.append(w / h_next)
+    y = np.zeros(k)
+    for i in range(k - 1, -1, -1):  # back substitution with the rotated (upper triangular) H
+        y[i] = (g[i] - H[i, i + 1:k] @ y[i + 1:k]) / H[i, i] if H[i, i] != 0 else 0.0
     x = sum(c * z for c, z in zip(y, Z, strict=True))
     if x0 is not None:
         x = x + x0
-    return x, k, res / bnorm
+    return x, k, abs(g[k]) / bnorm
 
 
 class _RealCoordinates:
@@ -115,43 +124,62 @@ class _RealCoordinates:
 
 
 class _StageSystem:
-    """``M v = sigma v - J v`` at ``W_n`` with its layer-diagonal preconditioner (see the module docstring)."""
+    """``M v = sigma v - J v`` at ``W_n``, solved in the eigenframes of ``T_i`` (see the module docstring).
+
+    With ``T_i = U_i diag(t_i) U_i^*`` the unitary change of coordinates ``v_i -> U_i^* v_i U_i``
+    turns W into ``(U_i^* W_i U_{i-1})`` and mu into ``(U_i^* mu_i U_i)`` (the same formulas apply)
+    and the layer-diagonal preconditioner into an entrywise division.
+    """
 
     def __init__(self, W, mu):
-        self.W, self.mu = W, mu
-        self.eig = []
-        for i in range(len(W) - 1):
+        N = len(W)
+        self.U, denominators = [], []
+        for i in range(N - 1):
             T = W[i] @ herm(W[i]) + herm(W[i + 1]) @ W[i + 1]
-            self.eig.append(np.linalg.eigh(0.5 * (T + herm(T))))
+            t, U = np.linalg.eigh(0.5 * (T + herm(T)))
+            self.U.append(U)
+            denominators.append(t[:, None] + t[None, :])
+        self.denominators = denominators
+        Wf = []
+        for i in range(N):
+            M = W[i]
+            if i < N - 1:
+                M = herm(self.U[i]) @ M
+            if i > 0:
+                M = M @ self.U[i - 1]
+            Wf.append(M)
+        self.W = tuple(Wf)
+        self.mu = self._in_frames(mu)
         self.coords = _RealCoordinates([m.shape for m in mu], any(np.iscomplexobj(w) for w in W))
         self.sigma = 1.0
         self.matvecs = 0
 
+    def _in_frames(self, v):
+        return tuple(herm(U) @ x @ U for U, x in zip(self.U, v, strict=True))
+
+    def _out_of_frames(self, v):
+        return tuple(U @ x @ herm(U) for U, x in zip(self.U, v, strict=True))
+
     def minus_jacobian(self, v):
-        """``-J v = 2 Herm(A^* A v) - [v, mu] / 2``."""
+        """``-J v = 2 Herm(A^* A v) - [v, mu] / 2`` (in the frames)."""
         G = _action_adjoint(self.W, _action(self.W, v))
         return tuple(g + herm(g) - 0.5 * (x @ m - m @ x) for g, x, m in zip(G, v, self.mu, strict=True))
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
         self.matvecs += 1
-        v = self.coords.unpack(x)
-        return self.sigma * x + self.coords.pack(self.minus_jacobian(v))
+        return self.sigma * x + self.coords.pack(self.minus_jacobian(self.coords.unpack(x)))
 
     def _precondition(self, x: np.ndarray) -> np.ndarray:
         out = []
-        for r, (t, U) in zip(self.coords.unpack(x), self.eig, strict=True):
+        for r, D in zip(self.coords.unpack(x), self.denominators, strict=True):
             h = 0.5 * (r + herm(r))
-            k = r - h
-            ht = herm(U) @ h @ U
-            ht = ht / (self.sigma + t[:, None] + t[None, :])
-            out.append(U @ ht @ herm(U) + k / self.sigma)
+            out.append(h / (self.sigma + D) + (r - h) / self.sigma)
         return self.coords.pack(out)
 
-    def solve(self, rhs, rtol: float, x0=None):
-        b = self.coords.pack(rhs)
-        x, it, res = gmres(self._apply, b, self._precondition, rtol=rtol,
-                           x0=None if x0 is None else self.coords.pack(x0))
-        return self.coords.unpack(x), it, res
+    def solve(self, rhs, rtol: float):
+        b = self.coords.pack(self._in_frames(rhs))
+        x, it, res = gmres(self._apply, b, self._precondition, rtol=rtol)
+        return self._out_of_frames(self.coords.unpack(x)), it, res
 
 
 class MomentRosenbrockStepper:
@@ -200,7 +228,7 @@ class MomentRosenbrockStepper:
             if i in (1, 2):  # stage 4 reuses the field of stage 3 (a_4j = a_3j)
                 f_stage = self._stage_field(W, lincomb(_A[i], g))
             rhs = f_stage if i == 0 else lincomb((1.0, *(c / h for c in _C[i])), (f_stage, *g))
-            gi, it, res = system.solve(rhs, self.solve_rtol, x0=g[-1] if g else None)
+            gi, it, res = system.solve(rhs, self.solve_rtol)
             self.solves += 1
             self.krylov_iterations += it
             worst = max(worst, res)
