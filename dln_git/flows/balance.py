@@ -53,6 +53,7 @@ from ..core.validation import _widths, as_weights
 from .l2 import SAME_FLOW_TOL, run_finite_time, run_l2
 from .moment import run_moment
 from .newton import newton_balance
+from .progress import PROGRESS
 from .results import BalanceResult
 from .runner import FlowOptions
 
@@ -136,11 +137,11 @@ def moment_rtol(tol: float) -> float:
     return min(1e-6, max(100 * tol, 1e-12))
 
 
-def _flow_options(V, t_final, steps, rtol, mu_tol, time_shift=0) -> FlowOptions:
-    return FlowOptions(V, float(t_final), None, rtol, None, None, steps, "summary", mu_tol, time_shift)
+def _flow_options(V, t_final, steps, rtol, mu_tol, time_shift=0, progress=None) -> FlowOptions:
+    return FlowOptions(V, float(t_final), None, rtol, None, None, steps, "summary", mu_tol, time_shift, progress)
 
 
-def _run_flow(V, method: str, reg, tol: float, steps: int):
+def _run_flow(V, method: str, reg, tol: float, steps: int, progress=None):
     """The L2 or moment flow on normalised V until ``||mu|| <= tol Rmin``; returns the FlowResult."""
     X = _end_to_end(V)
     mu0 = _moment_norm(V)
@@ -148,20 +149,21 @@ def _run_flow(V, method: str, reg, tol: float, steps: int):
     target = tol * min_regularizer(X, len(V))
     rtol = min(1e-10, max(0.1 * tol, 1e-13))
     if method == "moment":
-        return run_moment(_flow_options(V, 1e12, steps, moment_rtol(tol), target), method="rosenbrock",
+        return run_moment(_flow_options(V, 1e12, steps, moment_rtol(tol), target, progress=progress),
+                          method="rosenbrock",
                           budget=_Forecast(target, steps))
     same = reg.orbit_is_fiber or reg.extra_fiber_component <= SAME_FLOW_TOL
     if reg.orbit_closed and same:
-        res = run_finite_time(_flow_options(V, 0.5, steps, rtol, None), method="group")
+        res = run_finite_time(_flow_options(V, 0.5, steps, rtol, None, progress=progress), method="group")
         if res.reached_t_final and res.mu_norm[-1] > target:
             # polish: the L2 flow from the finite-time end point has the same limit
             t_more = 0.5 * np.log(res.mu_norm[-1] / target) + 1.0
-            more = run_l2(_flow_options(res.weights, t_more, steps, rtol, target), method="group",
+            more = run_l2(_flow_options(res.weights, t_more, steps, rtol, target, progress=progress), method="group",
                           space="fiber", budget=_Forecast(target, steps))
             res = _chain(res, more)
         return res
     t_final = max(1.0, 0.5 * np.log(max(mu0, 1e-300) / target) + 2.0)
-    return run_l2(_flow_options(V, t_final, steps, rtol, target), method="group", space="fiber",
+    return run_l2(_flow_options(V, t_final, steps, rtol, target, progress=progress), method="group", space="fiber",
                   budget=_Forecast(target, steps))
 
 
@@ -182,7 +184,8 @@ def _newton(V, tol, max_iter):
     return run.weights, run.iterations, history, message
 
 
-def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | None = None) -> BalanceResult:
+def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | None = None,
+            progress: bool | None = None) -> BalanceResult:
     """A balanced point (``||mu|| <= tol R``) on the fiber of ``X = phi(W)``; X is kept.
 
     Parameters
@@ -194,6 +197,13 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
         Stop when ``||mu(W)|| <= tol R(W)``, in (0, 1).
     max_iter : int, optional
         Newton iterations (default 30) or the flows' step budget (default :data:`FLOW_STEPS`).
+    progress : bool, optional
+        A tqdm bar on stderr for the flow methods (``"l2"``, ``"moment"``) with ``||mu|| / target``
+        and the forecast of the remaining steps from the observed decay of ``||mu||``. None
+        (default): shown only when stderr is a terminal and the run lasts over 2 s, never in
+        process-pool workers or under a :func:`dln_git.flows.progress.quiet` block; True: always;
+        False: never (see :mod:`dln_git.flows.progress`). Newton and the SVD chart take
+        milliseconds to a second and show none.
 
     Returns
     -------
@@ -209,7 +219,8 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
     ValueError
         If an option is invalid (naming it), or the result is not representable at the scale of W.
     """
-    method, tol, max_iter = _check(method=(method, METHOD), tol=tol, max_iter=max_iter)
+    method, tol, max_iter, progress = _check(method=(method, METHOD), tol=tol, max_iter=max_iter,
+                                             progress=(progress, PROGRESS))
     W = as_weights(W)
     inputs = tuple(np.array(w) for w in W)
     limit = LIMITS[method]
@@ -242,7 +253,7 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
         message = "SVD chart of X" + ("" if converged else ": ||mu|| above tol R")
     else:
         reg = _regime(V)
-        res = _run_flow(V, method, reg, tol, FLOW_STEPS if max_iter is None else max_iter)
+        res = _run_flow(V, method, reg, tol, FLOW_STEPS if max_iter is None else max_iter, progress)
         Vb, history, iterations = res.weights, list(res.mu_norm), res.steps
         converged = history[-1] <= tol * _regularizer(Vb)
         message = res.message.split("; no mu_tol requested")[0]

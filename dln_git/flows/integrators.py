@@ -195,6 +195,7 @@ def integrate(
     min_step_ratio: float = 1e-12,
     time_name: str = "t",
     time_shift: int = 0,
+    on_step: Callable | None = None,
 ) -> Trajectory:
     """Drive ``stepper`` from ``t = 0`` to ``t_final``, landing exactly on every ``t_eval``.
 
@@ -204,6 +205,7 @@ def integrate(
     ``stop(W)`` may end the run: ``True`` (a stopping tolerance was reached: ``stopped_early``)
     or a string (a budget ran out: the reason becomes ``failure``). A step-size collapse below
     ``min_step_ratio * t_final`` or ``max_steps`` stops the run and sets ``failure``.
+    ``on_step(t, W)``, if given, is called after every accepted step (progress feedback).
     """
     def shown(x: float) -> str:  # a time in the caller's units (the run may use t 2^time_shift)
         return f"{np.ldexp(x, -time_shift):.6g}"
@@ -258,6 +260,8 @@ def integrate(
             out.weights.append(W)
         if landing:
             mark += 1
+        if on_step is not None:
+            on_step(t, W)
         verdict = None if stop is None else stop(W)
         if verdict:
             if isinstance(verdict, str):

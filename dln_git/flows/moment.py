@@ -48,6 +48,7 @@ def moment_flow(
     record: str = "summary",
     max_steps: int = 100_000,
     mu_tol: float | None = None,
+    progress: bool | None = None,
 ) -> FlowResult:
     """Integrate the squared-moment-map flow ``dW/dt = -A_W(mu(W))`` for ``0 <= t <= t_final``.
 
@@ -62,7 +63,9 @@ def moment_flow(
     ``||mu|| ~ C/t``). Options as in
     :func:`dln_git.flows.l2_flow`; ``mu_tol`` stops the run once ``||mu|| <= mu_tol``, and
     ``converged`` says whether it was reached (False without ``mu_tol``; ``reached_t_final``
-    says whether the run arrived at ``t_final``).
+    says whether the run arrived at ``t_final``). ``progress``: a tqdm bar on stderr with the
+    time reached, ``||mu|| / mu_tol`` and the forecast of the remaining steps (True, False, or
+    None: only on a terminal and once the run has lasted 2 s; see :mod:`dln_git.flows.progress`).
 
     Scale [derived]: the velocity is homogeneous of degree 3, ``-A_{cW}(mu(cW)) = -c^3
     A_W(mu(W))``, so the flow from ``cW`` at time ``t`` is ``c`` times the flow from W at time
@@ -72,7 +75,7 @@ def moment_flow(
     where it overflows, a ``ValueError`` names the time.
     """
     (method,) = _check(method=(method, METHOD))
-    opts = check_options(W, t_final, rtol, atol, record, t_eval, step, max_steps, mu_tol=mu_tol)
+    opts = check_options(W, t_final, rtol, atol, record, t_eval, step, max_steps, mu_tol=mu_tol, progress=progress)
     if len(opts.W) == 1:
         return constant_result(opts.W, opts, flow="moment", method=method, reason=DEPTH_ONE)
     scale = FlowScale.of(opts.W, degree=3)
