@@ -150,7 +150,7 @@ def _run_flow(V, method: str, reg, tol: float, steps: int, progress=None):
     rtol = min(1e-10, max(0.1 * tol, 1e-13))
     if method == "moment":
         return run_moment(_flow_options(V, 1e12, steps, moment_rtol(tol), target, progress=progress),
-                          method="rosenbrock",
+                          method="rosenbrock", min_step_ratio=1e-24,  # smallest step 1e-12, as before
                           budget=_Forecast(target, steps))
     same = reg.orbit_is_fiber or reg.extra_fiber_component <= SAME_FLOW_TOL
     if reg.orbit_closed and same:

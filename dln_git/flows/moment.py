@@ -88,8 +88,11 @@ def moment_flow(
     return scale.outward(run_moment(inner, method=method))
 
 
-def run_moment(opts: FlowOptions, *, method: str, budget=None) -> FlowResult:
-    """The moment flow on normalised weights ``opts.W`` (scale about 1), options already checked."""
+def run_moment(opts: FlowOptions, *, method: str, budget=None, min_step_ratio: float = 1e-12) -> FlowResult:
+    """The moment flow on normalised weights ``opts.W`` (scale about 1), options already checked.
+
+    ``min_step_ratio`` (Rosenbrock only): steps below ``min_step_ratio * t_final`` count as a collapse.
+    """
     W = opts.W
     reg = _regime(W)
     notes = [
@@ -102,7 +105,8 @@ def run_moment(opts: FlowOptions, *, method: str, budget=None) -> FlowResult:
     if method == "rosenbrock":
         atol = 1e-3 * opts.rtol * _size(W) if opts.atol is None else opts.atol
         stepper = MomentRosenbrockStepper(opts.rtol, atol)
-        return run_stepper(W, stepper, opts, flow="moment", method="rosenbrock", notes=notes, budget=budget)
+        return run_stepper(W, stepper, opts, flow="moment", method="rosenbrock", notes=notes, budget=budget,
+                           min_step_ratio=min_step_ratio)
     return run_group(W, generator, opts, flow="moment", notes=notes, retract=False, budget=budget)
 
 

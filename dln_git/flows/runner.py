@@ -252,14 +252,14 @@ def _mu_stop(mu_tol, budget):
     return stop
 
 
-def _integrate(stepper, W, opts: FlowOptions, budget, flow: str, time_name: str):
+def _integrate(stepper, W, opts: FlowOptions, budget, flow: str, time_name: str, min_step_ratio: float = 1e-12):
     """:func:`integrate` with the options, the stopping rule and the progress bar of ``opts``."""
     bar = FlowProgress(opts.progress, desc=f"{flow} flow", target=opts.mu_tol, t_final=opts.t_final,
                        time_shift=opts.time_shift)
     try:
         return integrate(stepper, W, opts.t_final, t_eval=opts.t_eval, step=opts.step, max_steps=opts.max_steps,
                          stop=_mu_stop(opts.mu_tol, budget), time_name=time_name, time_shift=opts.time_shift,
-                         on_step=bar if bar.enabled else None)
+                         on_step=bar if bar.enabled else None, min_step_ratio=min_step_ratio)
     finally:
         bar.close()
 
@@ -285,14 +285,16 @@ def run_group(W, generator, opts: FlowOptions, *, flow, notes=(), time_name="t",
                    method="group", record=opts.record, time_name=time_name)
 
 
-def run_stepper(W, stepper, opts: FlowOptions, *, flow, method, notes=(), time_name="t", budget=None):
+def run_stepper(W, stepper, opts: FlowOptions, *, flow, method, notes=(), time_name="t", budget=None,
+                min_step_ratio: float = 1e-12):
     """Integrate with a ready-made ``stepper`` (e.g. :class:`dln_git.flows.rosenbrock.MomentRosenbrockStepper`).
 
     The stepper's ``failures`` (inner solves that did not converge) are reported like
     :func:`run_group`'s; its ``krylov_iterations`` and ``solves``, if any, are noted in the message.
+    A step below ``min_step_ratio * t_final`` counts as a step-size collapse.
     """
     X0 = _end_to_end(W)
-    traj = _integrate(stepper, W, opts, budget, flow, time_name)
+    traj = _integrate(stepper, W, opts, budget, flow, time_name, min_step_ratio)
     failures = list(getattr(stepper, "failures", []))
     if getattr(stepper, "solves", 0):
         notes = [*notes, f"{stepper.krylov_iterations} Krylov iterations in {stepper.solves} stage solves"]
