@@ -10,7 +10,10 @@ Which balanced point each method reaches (MATH.md sections 2-3):
   widths it lies in the same K-orbit as Newton's point; on funnels the fiber flow may leave the
   orbit and reach a different balanced point.
 * ``"moment"``: the limit of the squared-moment-map flow, in the orbit closure (the Kempf–Ness
-  K-orbit on closed orbits); algebraic convergence on non-closed orbits (flagged).
+  K-orbit on closed orbits); algebraic convergence on non-closed orbits (flagged). Integrated by
+  the linearly implicit Rosenbrock–Munthe-Kaas scheme (:mod:`dln_git.flows.rosenbrock`) at the
+  local tolerance :func:`moment_rtol`: its step count does not grow with ``s_max / s_min`` (N = 4,
+  d = 32, Gaussian weights, tol 1e-10: about 400 steps where the explicit scheme took 12600).
 * ``"svd"``: the SVD chart of X (MATH.md section 2), a balanced point of the fiber with the
   minimum value of R, built directly; generally not in the orbit of W and not any flow's limit.
 

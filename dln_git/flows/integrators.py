@@ -11,6 +11,11 @@ Two steppers share one tableau and one driver:
 * :class:`ProjectedStepper`, the same tableau on the weights themselves, followed by a
   retraction (for the fiber flow on funnel widths, whose velocity is not a gauge direction).
 
+:func:`integrate` drives any stepper with ``field``, ``step``, ``rtol`` and ``evaluations``; a
+stepper's ``order`` attribute (the power of h in its error estimate, default 5) sets the step
+controller, and its ``speed(W, F)`` the first step (the linearly implicit
+:class:`dln_git.flows.rosenbrock.MomentRosenbrockStepper` uses both).
+
 Dormand & Prince, "A family of embedded Runge-Kutta formulae", J. Comput. Appl. Math. 6 (1980);
 Munthe-Kaas, "High order Runge-Kutta methods on manifolds", Appl. Numer. Math. 29 (1999).
 """

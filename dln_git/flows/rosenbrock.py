@@ -8,7 +8,8 @@ Here the flow is written in the Lie algebra of the gauge group, ``W(t) = exp(The
     ``dTheta/dt = f(Theta) = dexp^{-1}_Theta(-mu(exp(Theta).W_n))``,  ``Theta(0) = 0``
 
 (Munthe-Kaas), and one step of a four-stage Rosenbrock method of order 4 (Shampine's
-coefficients, embedded order 3 for the error estimate, A-stable) is applied to it. Every update is
+coefficients, embedded order 3 for the error estimate; A-stable, with stability function
+``R(-inf) = 1/3``) is applied to it. Every update is
 a gauge transformation ``W_{n+1} = exp(Theta_1).W_n``, so X is kept to rounding error.
 
 The Jacobian of f at ``Theta = 0`` is exact and applied matrix-free [derived, MATH.md section 3:
