@@ -26,7 +26,7 @@ from flow_helpers import (
 
 from dln_git.flows import balance, moment_flow
 from dln_git.flows.progress import FlowProgress, quiet, shows_progress
-from dln_git.flows.rosenbrock import _StageSystem, gmres
+from dln_git.flows.rosenbrock import _StackedStageSystem, gmres, stage_system
 from dln_git.testing.dense_flows import dense_moment_flow
 
 CASES = regime_instances()
@@ -124,13 +124,18 @@ def _finite_difference_jacobian(W, v, h=1e-5):
 
 
 @pytest.mark.parametrize("cplx", [False, True])
-def test_stage_solve_against_finite_differences(cplx):
-    """``(sigma I - J) g = r`` solved in the frames; the residual is checked with J from finite differences."""
+@pytest.mark.parametrize("widths", [(3, 4, 4, 3), (4, 4, 4, 4)])
+def test_stage_solve_against_finite_differences(cplx, widths):
+    """``(sigma I - J) g = r`` solved in the frames; the residual is checked with J from finite differences.
+
+    ``(4, 4, 4, 4)`` takes the stacked (batched) path, ``(3, 4, 4, 3)`` the layer loop.
+    """
     rng = np.random.default_rng(7)
-    W = conditioned_instance((3, 4, 4, 3), 5.0, seed=2, cplx=cplx)[0]
-    shapes = [(4, 4), (4, 4)]
+    W = conditioned_instance(widths, 5.0, seed=2, cplx=cplx)[0]
+    shapes = [(d, d) for d in widths[1:-1]]
     r = tuple(rng.standard_normal(s) + (1j * rng.standard_normal(s) if cplx else 0) for s in shapes)
-    system = _StageSystem(W, moment(W))
+    system = stage_system(W, moment(W))
+    assert isinstance(system, _StackedStageSystem) == (widths[0] == widths[-1] == 4)
     system.sigma = 0.7
     g, _, res = system.solve(r, rtol=1e-13)
     assert res <= 1e-12
