@@ -202,17 +202,18 @@ def test_progress_forecast_on_an_exact_geometric_decay(capfd):
     assert bar.forecast() == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.parametrize("c", [1e-120, 1e120])
+@pytest.mark.parametrize("c", [1e-120, 3.0, 1e120])
 def test_balance_moment_is_scale_equivariant(c):
     """The balanced points of ``cW`` are c times those of W (the flow is homogeneous of degree 3).
 
-    The runs see normalised weights differing by a factor in [1/2, 2] (powers of two are taken
-    out exactly), so their steps differ: agreement to the integration error of the limit
-    (about ``6 tol``, see :func:`dln_git.flows.balance.moment_rtol`), bounded here by 1e-8.
+    The runs see normalised weights differing by at most a factor in [1/2, 2] (powers of two
+    are taken out exactly); the first step comes from the speed and the error control is
+    relative, so the step sequences are scale-equivariant too and the results agree to the
+    rounding accumulated over a few hundred steps (measured 4e-14 at c = 1e-120, 1e120 and 3).
     """
     W = conditioned_instance((3, 3, 3, 3), 10.0, seed=4)[0]
     base = balance(W, method="moment", tol=1e-10)
     scaled = balance(tuple(c * w for w in W), method="moment", tol=1e-10)
     assert base.converged and scaled.converged, scaled.message
-    assert rel_diff([w / c for w in scaled.weights], base.weights) <= 1e-8
+    assert rel_diff([w / c for w in scaled.weights], base.weights) <= 1e-11
     assert scaled.x_drift <= 1e-13
