@@ -239,7 +239,14 @@ def make(out_dir, *, size: str = "paper") -> list:
         ax.plot([], [], color=plotting.PALETTE["level"], ls=":", label=r"$s_k(Y)$ (guide)")
         ax.set_xlabel(r"$t = k\eta$")
         ax.set_ylabel(r"$s_k(X)$, $k \leq \mathrm{rank}\, Y$")
+        # why the strongest weight decay never recovers Y: for an aligned mode
+        # da/dt = N a (a^{1-2/N} (s - a) - lam), so from a small start a mode grows only if a^{1-2/N} s > lam
+        lam_max = max(p["lams"])
         ax.legend(loc="center right", fontsize=5.8)
+        why = rf"$\lambda$ = {lam_max:g}: a mode with" "\n" rf"$a^{{1-2/N}}(s - a) < \lambda$ shrinks to 0"
+        ax.text(0.97, 0.11, why,
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=5.6, color="#333333",
+                bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
         plotting.panel_label(ax, "f", "modes learned")
 
         fig.legend(handles, [h.get_label() for h in handles], loc="outside lower center", ncols=len(handles),

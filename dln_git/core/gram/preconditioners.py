@@ -1,0 +1,117 @@
+"""Preconditioners of the Gram operator ``A_W^* A_W`` (see :meth:`GramOperator.preconditioner`).
+
+MATH.md section 2: the operator is block-tridiagonal with Sylvester diagonal blocks
+``xi_i -> W_{i+1}^* W_{i+1} xi_i + xi_i W_i W_i^*``. ``"jacobi"`` inverts those blocks,
+``"block_lu"`` is a symmetric block Gauss–Seidel sweep with diagonal Schur complements, and
+``"balanced"`` is the pseudo-inverse of the diagonal balanced model in the frames of
+:mod:`dln_git.core.gram.frames` (exact at balanced points).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..linalg import herm
+from .balanced_model import _BalancedModel
+from .frames import _Frames
+from .solution import herm_part
+
+#: Preconditioner kinds accepted by :meth:`GramOperator.preconditioner`.
+PRECONDITIONERS = ("jacobi", "block_lu", "balanced")
+
+
+@dataclass(frozen=True)
+class _Preconditioner:
+    """``r -> M r`` on tuples, with the same map on packed vectors (``on_packed``, no copies)."""
+
+    on_tuples: Callable
+    on_packed: Callable
+
+    def __call__(self, r):
+        return self.on_tuples(r)
+
+
+
+def balanced_preconditioner(F: _Frames, hermitian: bool):
+    """The ``"balanced"`` preconditioner: ``M^+`` of the diagonal balanced model of the weights
+    ``F.Wt`` written in the frames ``F.E``, applied as ``E (M^+ (E^* r E)) E^*`` blockwise
+    (no change of basis when the frames are the identity). ``hermitian``: the model of
+    ``s -> Herm(A^*A s)`` on Hermitian s, and the Hermitian part of the result."""
+    model = _BalancedModel(F.Wt, hermitian=bool(hermitian))
+    if F.identity:
+        base = model
+    else:
+
+        def base(r, _m=model, _E=F.E):
+            y = _m(tuple(herm(E) @ x @ E for E, x in zip(_E, r, strict=True)))
+            return tuple(E @ x @ herm(E) for E, x in zip(_E, y, strict=True))
+
+    if hermitian:
+
+        def M(r, _b=base):
+            return tuple(herm_part(x) for x in _b(r))
+    else:
+        M = base
+    if F.identity and model.packable:
+        M = _Preconditioner(M, functools.partial(model.solve_packed, hermitian=bool(hermitian)))
+    return M
+
+
+def hermitian_form(base):
+    """``r -> Herm(M^{-1} r)``: symmetric positive semi-definite on Hermitian tuples when the
+    preconditioner ``base`` is Hermitian."""
+
+    def M(r, _b=base):
+        return tuple(herm_part(x) for x in _b(r))
+
+    return M
+
+
+def sylvester_preconditioner(W, kind: str):
+    """The ``"jacobi"`` or ``"block_lu"`` preconditioner of the Gram operator of W, in the
+    eigenbases of the Sylvester diagonal blocks (formulas in :meth:`GramOperator.preconditioner`)."""
+    H = len(W) - 1
+    U, V, D = [], [], []
+    for k in range(H):
+        p, Uk = np.linalg.eigh(W[k] @ herm(W[k]))
+        q, Vk = np.linalg.eigh(herm(W[k + 1]) @ W[k + 1])
+        U.append(Uk)
+        V.append(Vk)
+        D.append(q[:, None] + p[None, :])
+    top = max((Dk.max() for Dk in D), default=1.0)
+    lu = kind == "block_lu"
+    A = [None] + [herm(V[k]) @ W[k] @ V[k - 1] for k in range(1, H)] if lu else []
+    B = [None] + [herm(U[k]) @ W[k] @ U[k - 1] for k in range(1, H)] if lu else []
+    Sinv = []
+    for k in range(H):
+        Sk = D[k]
+        if lu and k > 0:
+            coupling = (np.abs(A[k]) ** 2) @ Sinv[k - 1] @ (np.abs(B[k]) ** 2).T
+            Sk = np.maximum(D[k] - coupling, 1e-2 * D[k])
+        inv = np.zeros_like(Sk)
+        keep = D[k] > 1e-13 * top
+        inv[keep] = 1.0 / Sk[keep]
+        Sinv.append(inv)
+
+    def jacobi(r):
+        return tuple(
+            V[k] @ ((herm(V[k]) @ r[k] @ U[k]) * Sinv[k]) @ herm(U[k]) for k in range(H)
+        )
+
+    def block_lu(r):
+        w = []
+        for k in range(H):
+            y = herm(V[k]) @ r[k] @ U[k]
+            if k > 0:
+                y = y + A[k] @ w[k - 1] @ herm(B[k])
+            w.append(y * Sinv[k])
+        x = w[:]
+        for k in range(H - 2, -1, -1):
+            x[k] = w[k] + (herm(A[k + 1]) @ x[k + 1] @ B[k + 1]) * Sinv[k]
+        return tuple(V[k] @ x[k] @ herm(U[k]) for k in range(H))
+
+    return block_lu if lu else jacobi
