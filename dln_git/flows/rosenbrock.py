@@ -203,6 +203,9 @@ class _StackedStageSystem(_StageSystem):
         self.mus = np.stack(self.mu)
         self.Us = np.stack(self.U)
         self.Ds = np.stack(self.denominators)
+        # coupling of hidden layers i-1 and i through W_i (hidden i = 1..N-2), entrywise in the frames
+        diag = np.diagonal(self.Ws[1:-1], axis1=-2, axis2=-1)
+        self.coupling = -2.0 * diag[:, :, None] * diag[:, None, :].conj()
         self.stack_shape = self.mus.shape
         self.n = self.mus.size
 
@@ -228,9 +231,35 @@ class _StackedStageSystem(_StageSystem):
         return self.sigma * x + self._to_vector(self.minus_jacobian_stack(self._to_stack(x)))
 
     def _precondition(self, x: np.ndarray) -> np.ndarray:
+        """Skew parts divided by sigma; Hermitian parts through the layer-tridiagonal model.
+
+        With ``Ŵ_i`` replaced by its diagonal ``w_i`` (exact at balanced points with distinct
+        singular values, where the frames diagonalise every layer), ``sigma - J`` on Hermitian
+        stacks is, for each entry (j, k), tridiagonal in the layer index: diagonal
+        ``sigma + t_ij + t_ik``, below it ``-2 w_ij conj(w_ik)`` (from ``-2 W_i v_{i-1} W_i^*``),
+        above it the conjugate of the next one (from ``-2 W_{i+1}^* v_{i+1} W_{i+1}``).
+        Solved by the Thomas algorithm over all entries at once; the diagonal dominates
+        (``t_ij >= w_ij^2 + w_{i+1,j}^2``), so no pivoting is needed.
+        """
         r = self._to_stack(x)
         h = 0.5 * (r + _stack_h(r))
-        return self._to_vector(h / (self.sigma + self.Ds) + (r - h) / self.sigma)
+        out = (r - h) / self.sigma
+        a = self.sigma + self.Ds
+        below = self.coupling  # below[i - 1]: coefficient of v_{i-1} in row i
+        n = a.shape[0]
+        c_prime, d_prime = [], []
+        for i in range(n):
+            diag_i, rhs_i = a[i], h[i]
+            if i > 0:
+                diag_i = diag_i - below[i - 1] * c_prime[-1]
+                rhs_i = rhs_i - below[i - 1] * d_prime[-1]
+            c_prime.append(below[i].conj() / diag_i if i < n - 1 else None)
+            d_prime.append(rhs_i / diag_i)
+        sol = [None] * n
+        sol[-1] = d_prime[-1]
+        for i in range(n - 2, -1, -1):
+            sol[i] = d_prime[i] - c_prime[i] * sol[i + 1]
+        return self._to_vector(out + np.stack(sol))
 
     def solve(self, rhs, rtol: float):
         b = self._to_vector(_stack_h(self.Us) @ np.stack(rhs) @ self.Us)
