@@ -34,7 +34,7 @@ from _bench_env import configure_threads, import_package, steal_seconds
 #: Steps of ``balance(method="moment", tol=1e-10)`` at (32,)*5, seed 0, with the explicit DP5(4)
 #: integrator that preceded the stiff one (main at 918d92a, measured by
 #: ``benchmarks/bench_moment_scale.py``); the issue asks for 20x fewer.
-BASELINE_MOMENT_STEPS_32 = None
+BASELINE_MOMENT_STEPS_32 = 12601
 
 
 def _median_time(fn, repeats):
