@@ -61,7 +61,9 @@ numpydoc_xref_param_type = False
 # --- Markdown and notebooks ----------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
-nb_execution_mode = "off"  # render the notebooks as stored; the test suite executes them
+nb_execution_mode = "auto"  # the notebooks are stored without outputs: executed at build time to render them
+nb_execution_timeout = 600
+nb_execution_raise_on_error = True
 nb_merge_streams = True
 
 # --- HTML ----------------------------------------------------------------------------------------
