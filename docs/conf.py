@@ -1,8 +1,8 @@
 """Sphinx configuration of the dln-git documentation.
 
-Nothing is downloaded at build time (no intersphinx inventories) and the notebooks are not
-executed: they are rendered as stored in ``notebooks/`` (reached through the committed relative
-symlink ``docs/notebooks -> ../notebooks``). Build with warnings as errors::
+Nothing is downloaded at build time (no intersphinx inventories). The notebooks of
+``notebooks/`` (reached through the committed relative symlink ``docs/notebooks -> ../notebooks``)
+are stored without outputs and executed by myst-nb at build time on a local kernel. Build with warnings as errors::
 
     sphinx-build -W docs docs/_build/html
 
