@@ -1,4 +1,4 @@
-"""Benchmark of the matrix-free Gram operator ``A_W^* A_W`` and its solver (MATH.md section 2).
+"""Benchmark of the matrix-free Gram operator ``A_W^* A_W`` and its solver (docs/math section 2).
 
 Prints, in one run, for a depth-N network of equal widths ``(d,)*(N+1)``
 (weights ``dln_git.random_weights((d,)*(N+1), seed)``, float64 unless ``--complex``):

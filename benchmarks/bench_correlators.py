@@ -1,4 +1,4 @@
-"""Benchmark of the Monte Carlo correlators (MATH.md 6.4): batched draws against a loop over draws.
+"""Benchmark of the Monte Carlo correlators (docs/math section 6.4): batched draws against a loop over draws.
 
 In one process, for each family (DLN, ReLU, Gauss-net, cos-net) and n in ``--points``: the n-point
 function estimated from ``--draws`` parameter samples by

@@ -1,4 +1,4 @@
-"""Benchmark of balancing (MATH.md section 3): ratios against baselines run in the same process.
+"""Benchmark of balancing (docs/math section 3): ratios against baselines run in the same process.
 
 1. N = 4, all widths 16: reaching ``||mu|| <= 1e-10 ||mu(0)||`` with ``dln_git.flows.balance``
    (Newton) against ``scipy.integrate.solve_ivp`` (RK45, rtol 1e-10) on the flattened L2 flow

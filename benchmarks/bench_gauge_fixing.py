@@ -1,4 +1,4 @@
-"""Benchmark of exact neuron balancing (MATH.md section 6.1): Newton on the log-scales against ENorm.
+"""Benchmark of exact neuron balancing (docs/math section 6.1): Newton on the log-scales against ENorm.
 
 In one process, for every depth L in ``--depths`` (default 2..6) and width d in ``--widths``
 (default 16, 64, 256), two networks of widths ``(d, ..., d)`` with biases:

@@ -1,4 +1,4 @@
-"""Benchmark of Newton balancing versus depth (MATH.md section 3; issue 17): cost exponents in N.
+"""Benchmark of Newton balancing versus depth (docs/math section 3; issue 17): cost exponents in N.
 
 In one process, for N in ``--depths`` (default 2, 3, 4, 6, 8, 12, 16, 24, 32) at width
 ``--width`` (default 32), random Gaussian weights ``W_i = G_i / sqrt(d)``, on ``--instances``
@@ -11,7 +11,7 @@ random networks per depth (default 3; seeds ``--seed + 1000 k + N``):
   the next: at N = 32, 7 or 8 Newton and 37 or 42 PCG iterations);
 * the *SVD floor*: building a balanced point of the same fiber directly,
   ``balanced_from_end_to_end(end_to_end(W))`` (the N - 1 products of X, one SVD of X and N
-  products: the SVD chart of MATH.md section 2), the floor that ``benchmarks/bench_flows.py``
+  products: the SVD chart of docs/math section 2), the floor that ``benchmarks/bench_flows.py``
   case 3 compares with and whose exponent the issue quotes (N^0.4); for reference also the
   SVDs of the N layers (what a method touching every layer with one decomposition costs).
 

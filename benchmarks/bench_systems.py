@@ -1,4 +1,4 @@
-"""Benchmark of balanced truncation (MATH.md section 5): ``dln_git.systems`` against python-control.
+"""Benchmark of balanced truncation (docs/math section 5): ``dln_git.systems`` against python-control.
 
 In one process, for n in ``--sizes`` (default 100, 300, 1000): a random stable continuous-time
 system (``dln_git.systems.random_state_space``, m = p = ``--io``), reduced to ``--order`` states by

@@ -1,4 +1,4 @@
-"""Benchmark of gradient-descent training (``dln_git.decomposition.train``, MATH.md section 4).
+"""Benchmark of gradient-descent training (``dln_git.decomposition.train``, docs/math section 4).
 
 GD on a linear regression ``E = 1/(2n) ||X A - B||^2`` with n = d samples, depth N, all widths d
 (default N = 6, d = 128, 2000 steps, eta = 0.05, lam = 1e-3). Prints, in one process:

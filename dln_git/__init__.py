@@ -2,7 +2,7 @@
 
 Geometric invariant theory of the gauge group acting on weights, moment maps, balancing flows on
 the fibers of the end-to-end map, and the decomposition of training into a regularizing flow
-on fibers and a learning flow on the balanced manifold. The mathematics is in MATH.md; every
+on fibers and a learning flow on the balanced manifold. The mathematics is in docs/math; every
 formula there has a function here and a registered claim (``dln-git verify``).
 """
 

@@ -1,7 +1,7 @@
 """Command line ``dln-git``.
 
 ``dln-git verify``
-    Run the registered claims of MATH.md (all by default, or ``--claim`` ids/globs such as
+    Run the registered claims of docs/math (all by default, or ``--claim`` ids/globs such as
     ``'flows.*'``) on ``--seeds K`` random instances each, at ``--size small|medium|large``,
     serially or with ``--jobs J`` worker processes; print one block per claim (verdict, instances
     passed, worst measured vs expected and the tolerance, time, statement) and optionally write
@@ -241,7 +241,7 @@ _non_negative_int = _int_at_least(0)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dln-git",
-        description="Parameter-space symmetry of deep linear networks: verify the claims of MATH.md, rebuild the "
+        description="Parameter-space symmetry of deep linear networks: verify the claims of docs/math, rebuild the "
         "paper figures, derive moment maps.",
     )
     from . import __version__
@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser(
         "verify",
         help="run the registered claims and report measured vs expected",
-        description="Run the registered claims of MATH.md on random instances and report measured vs expected. "
+        description="Run the registered claims of docs/math on random instances and report measured vs expected. "
         "Exit code 0 if every claim passes, 1 if any fails or raises, 2 on usage errors, 130 on Ctrl-C.",
     )
     verify.add_argument(

@@ -77,7 +77,7 @@ PALETTE = {
     "prediction": "#000000",
 }
 
-#: Colours of the width regimes (MATH.md section 2), used by every figure that compares them.
+#: Colours of the width regimes (docs/math section 2), used by every figure that compares them.
 REGIME_COLORS = {
     "closed, equal widths": "#0072B2",
     "closed, excess width": "#56B4E9",

@@ -1,4 +1,4 @@
-"""Checkable claims of MATH.md and the runner behind ``dln-git verify``.
+"""Checkable claims of docs/math and the runner behind ``dln-git verify``.
 
 Add a claim by writing, in the module of its layer under ``dln_git/claims/``::
 

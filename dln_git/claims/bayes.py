@@ -1,4 +1,4 @@
-"""Claims of MATH.md section 5 (Bayesian readings): MAP balanced, induced prior, Laplace limit, posterior."""
+"""Claims of docs/math section 5 (Bayesian readings): MAP balanced, induced prior, Laplace limit, posterior."""
 
 from __future__ import annotations
 

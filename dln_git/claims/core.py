@@ -1,4 +1,4 @@
-"""Claims of MATH.md sections 1-2: the gauge action, moment map, Kempf–Ness convexity, the SVD
+"""Claims of docs/math sections 1-2: the gauge action, moment map, Kempf–Ness convexity, the SVD
 chart minimum, and the width rules (funnel, stabiliser, closed orbits)."""
 
 from __future__ import annotations

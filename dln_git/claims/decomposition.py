@@ -1,4 +1,4 @@
-"""Claims of MATH.md section 4 (training dynamics and the decomposition)."""
+"""Claims of docs/math section 4 (training dynamics and the decomposition)."""
 
 from __future__ import annotations
 

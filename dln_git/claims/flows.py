@@ -1,4 +1,4 @@
-"""Claims of MATH.md section 3 (balancing flows on fibers): rates, limits, X preservation, Newton, oracles."""
+"""Claims of docs/math section 3 (balancing flows on fibers): rates, limits, X preservation, Newton, oracles."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ _REGIME_WIDTHS = (
 
 
 def _instances(rng, size, kinds=None):
-    """Random weights for every regime of MATH.md section 2 (real and complex alternate)."""
+    """Random weights for every regime of docs/math section 2 (real and complex alternate)."""
     table = [(k, w) for k, w in _REGIME_WIDTHS if kinds is None or k.split(",")[0] in kinds]
     repeats = 1 if size == "small" else 4
     out = []

@@ -1,6 +1,6 @@
 """The registry of checkable claims behind ``dln-git verify``.
 
-A claim is a statement of MATH.md with its section and tag (paper, known, derived) and a check
+A claim is a statement of docs/math with its section and tag (paper, known, derived) and a check
 ``(rng, size) -> ClaimResult`` that *computes* a measured figure, the expected figure and the
 tolerance on random instances. Each layer registers its own claims with :func:`register`.
 
@@ -68,7 +68,7 @@ class ClaimResult:
 
 @dataclass(frozen=True)
 class Claim:
-    """A registered claim: id, one-line statement, MATH.md section and tag, and its check.
+    """A registered claim: id, one-line statement, docs/math section and tag, and its check.
 
     ``sizes`` are the sizes the check has branches for (a subset of :data:`SIZES`).
     """
@@ -132,7 +132,7 @@ def register(id: str, statement: str, section: str, tag: str, *, sizes: Iterable
     statement : str
         The claim in one line, as a referee reads it.
     section : str
-        Its section of MATH.md.
+        Its section of docs/math.
     tag : {"paper", "known", "derived"}
         Where the claim comes from.
     sizes : iterable of str, optional

@@ -1,4 +1,4 @@
-"""Claims of MATH.md section 6.3: local entropy (Cole–Hopf), viscous HJ/Burgers, Hopf–Lax limit, shocks.
+"""Claims of docs/math section 6.3: local entropy (Cole–Hopf), viscous HJ/Burgers, Hopf–Lax limit, shocks.
 
 Random instances are quartic losses ``Lbar(y) = a4 y^4 + a3 y^3 + a2 y^2 + a1 y`` (a4 > 0), whose
 Hessian minimum is known in closed form, ``inf Lbar'' = 2 a2 - 3 a3^2 / (4 a4)`` at

@@ -1,4 +1,4 @@
-"""Claims of MATH.md 6.4 (symmetry via duality, Maiti–Stoner–Halverson, arXiv 2106.00694).
+"""Claims of docs/math section 6.4 (symmetry via duality, Maiti–Stoner–Halverson, arXiv 2106.00694).
 
 Statistical thresholds. Every Monte Carlo comparison is a set of ``K`` components, each a mean of
 iid per-draw values divided by its per-draw standard error (for invariances: of the per-draw

@@ -1,4 +1,4 @@
-"""Claims of MATH.md section 6.1 about learning rates: the sharpness on the minimum set of the
+"""Claims of docs/math section 6.1 about learning rates: the sharpness on the minimum set of the
 scalar model ``1/2 (a c - y)^2`` and gradient descent's stability threshold ``2 / sharpness``,
 and the penalty's own one-step map of the imbalance (which caps the learning rate a fixed
 penalty weight allows).

@@ -1,4 +1,4 @@
-"""Claims of MATH.md section 6.2 (SGD noise equilibria; Ziyin et al., NeurIPS 2024, arXiv 2402.07193).
+"""Claims of docs/math section 6.2 (SGD noise equilibria; Ziyin et al., NeurIPS 2024, arXiv 2402.07193).
 
 Tolerances:
 

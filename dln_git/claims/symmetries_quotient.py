@@ -1,4 +1,4 @@
-"""Claims of MATH.md section 6.3 (first bullet): quotient observables and staged learning.
+"""Claims of docs/math section 6.3 (first bullet): quotient observables and staged learning.
 
 Tolerances:
 

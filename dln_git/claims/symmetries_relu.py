@@ -1,4 +1,4 @@
-"""Claims of MATH.md section 6.1: gauge fixing of positively homogeneous (ReLU) networks.
+"""Claims of docs/math section 6.1: gauge fixing of positively homogeneous (ReLU) networks.
 
 Instances: random networks with biases (or without), activations relu / leaky_relu / linear,
 depths 2..5 (small) and up to 6 with widths up to 32 (medium); "imbalanced" networks multiply each

@@ -1,4 +1,4 @@
-"""Claims of MATH.md section 5 (linear systems): balanced realizations, truncation, the DLN reading.
+"""Claims of docs/math section 5 (linear systems): balanced realizations, truncation, the DLN reading.
 
 Tolerances are stated against the accuracy the float64 algorithms can deliver:
 

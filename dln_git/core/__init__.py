@@ -1,4 +1,4 @@
-"""Core DLN geometry (MATH.md sections 1-2): end-to-end map, gauge action, moment map,
+"""Core DLN geometry (docs/math sections 1-2): end-to-end map, gauge action, moment map,
 Gram operator, end-to-end metric, fiber projections, SVD chart and width regimes.
 
 Weights are tuples ``(W_1, ..., W_N)`` with ``W_i`` of shape ``(d_i, d_{i-1})``; Lie algebra

@@ -1,6 +1,6 @@
 """The end-to-end map ``phi(W) = W_N...W_1``, its differential, adjoint and metric.
 
-MATH.md sections 1-2:
+docs/math sections 1-2:
 
 * ``dphi_W(dW) = sum_j (W_N..W_{j+1}) dW_j (W_{j-1}..W_1)``
 * ``dphi_W^*(Z)_j = (W_N..W_{j+1})^* Z (W_{j-1}..W_1)^*``
@@ -136,7 +136,7 @@ class EndToEndMetric(LinearOperator):
     ``Z -> sum_j L_j Z R_j`` with ``L_j = (W_N..W_{j+1})(W_N..W_{j+1})^*`` and
     ``R_j = (W_{j-1}..W_1)^*(W_{j-1}..W_1)``, precomputed once (2N products), then 2N products
     per application. Vectors are row-major ravels of ``d_N x d_0`` matrices. This is also the
-    metric of the learning flow on the balanced manifold (MATH.md section 4).
+    metric of the learning flow on the balanced manifold (docs/math section 4).
     """
 
     def __init__(self, W):

@@ -1,6 +1,6 @@
 """The gauge group ``G = GL(d_1) x...x GL(d_{N-1})`` and its infinitesimal action.
 
-MATH.md section 1:
+docs/math section 1:
 
 * action ``g.W = (g_1 W_1, g_2 W_2 g_1^{-1}, ..., W_N g_{N-1}^{-1})`` (preserves X);
 * infinitesimal action ``A_W(xi)_i = xi_i W_i - W_i xi_{i-1}`` (i = 1..N, ``xi_0 = xi_N = 0``);

@@ -1,4 +1,4 @@
-"""Regularizer and moment map (MATH.md section 1).
+"""Regularizer and moment map (docs/math section 1).
 
 * ``R(W) = 1/2 sum_i ||W_i||_F^2``
 * ``mu_i(W) = W_i W_i^* - W_{i+1}^* W_{i+1}`` (i = 1..N-1), ``mu = A_W^*(W)``,

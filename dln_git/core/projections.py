@@ -1,4 +1,4 @@
-"""Vertical, horizontal and orbit projections of weight-space vectors (MATH.md section 2).
+"""Vertical, horizontal and orbit projections of weight-space vectors (docs/math section 2).
 
 * horizontal: ``Pi_H = dphi^* (dphi dphi^*)^+ dphi`` onto ``range(dphi^*)``;
 * vertical: ``Pi_V = I - Pi_H`` onto ``ker dphi = T_W F_X`` (the fiber's tangent space);
@@ -164,7 +164,7 @@ def project_orbit(W, V, rtol: float = 1e-12):
     """``P_W(V) = A_W(xi)`` with ``A_W^* A_W xi = A_W^*(V)``: onto the gauge directions.
 
     ``range(A_W) ⊆ ker dphi_W``, with equality at generic W exactly off funnel layers
-    (MATH.md section 2). Stops at ``||A^*(V - P_W V)|| <= rtol sum_i (||V_i|| ||W_i|| +
+    (docs/math section 2). Stops at ``||A^*(V - P_W V)|| <= rtol sum_i (||V_i|| ||W_i|| +
     ||W_{i+1}|| ||V_{i+1}||)`` and checks it after the solve.
     """
     Wn, Vn, e, rtol = _validated(W, V, rtol)

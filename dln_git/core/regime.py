@@ -1,4 +1,4 @@
-"""Width vocabulary and the regime of a given W (MATH.md section 2).
+"""Width vocabulary and the regime of a given W (docs/math section 2).
 
 For a hidden layer i, ``a_i = min(d_0..d_{i-1})`` and ``b_i = min(d_{i+1}..d_N)`` are the
 widest bottlenecks on each side, ``r = min(d)`` the generic rank of X.

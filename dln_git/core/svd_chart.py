@@ -1,4 +1,4 @@
-"""The SVD chart of a fiber and the minimum of the regularizer (MATH.md section 2).
+"""The SVD chart of a fiber and the minimum of the regularizer (docs/math section 2).
 
 If X = U S V^* has rank r and every hidden width is >= r, then
 ``min_{F_X} R = (N/2) sum_k s_k^{2/N}``, attained (and balanced) at

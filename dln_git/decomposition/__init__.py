@@ -1,4 +1,4 @@
-"""Decomposition layer (MATH.md section 4): training read as a regularizing flow on fibers plus a
+"""Decomposition layer (docs/math section 4): training read as a regularizing flow on fibers plus a
 learning flow on the balanced manifold.
 
 * losses of X with value and gradient (:mod:`.losses`), the gradient of

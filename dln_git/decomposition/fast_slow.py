@@ -1,4 +1,4 @@
-"""The fast-slow system ``dW/dt = -grad E(W) - (1/eps) Pi_V(W)`` (MATH.md section 4).
+"""The fast-slow system ``dW/dt = -grad E(W) - (1/eps) Pi_V(W)`` (docs/math section 4).
 
 The fast part is the L2 balancing flow on the fast time ``t/eps``; since ``A_W^*(grad E) = 0`` and
 ``A_W^*(Pi_V W) = mu``, ``mu(W(t)) = exp(-2t/eps) mu(W(0))`` exactly. After a layer of width

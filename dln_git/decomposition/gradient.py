@@ -1,4 +1,4 @@
-"""The training loss ``L(W) = E(phi(W)) + lam R(W)`` and its gradient in W (MATH.md section 4).
+"""The training loss ``L(W) = E(phi(W)) + lam R(W)`` and its gradient in W (docs/math section 4).
 
 ``grad_{W_j} E = (W_N..W_{j+1})^* grad E(X) (W_{j-1}..W_1)^* = dphi_W^*(grad E(X))_j`` and
 ``grad_W (lam R) = lam W``.

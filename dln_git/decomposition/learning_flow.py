@@ -1,4 +1,4 @@
-"""The learning flow of the end-to-end map on the balanced manifold (MATH.md section 4).
+"""The learning flow of the end-to-end map on the balanced manifold (docs/math section 4).
 
 From a balanced point, ``X = phi(W(t))`` of the training flow ``dW/dt = -grad L(W)`` obeys
 (Arora, Cohen & Hazan 2018; Bah, Rauhut, Terstiege & Westdickenberg 2022)::

@@ -1,4 +1,4 @@
-"""Losses of the end-to-end map, ``E(X) -> (value, grad E(X))`` (MATH.md section 4).
+"""Losses of the end-to-end map, ``E(X) -> (value, grad E(X))`` (docs/math section 4).
 
 The gradient is for the real inner product ``<A, B> = Re tr(A^* B)``: ``dE = <grad E(X), dX>``,
 so complex X works unchanged. Data losses are sums over samples ``E = c sum_k e_k(X)`` with a

@@ -1,4 +1,4 @@
-"""Exact solutions for tests (MATH.md section 4).
+"""Exact solutions for tests (docs/math section 4).
 
 * :func:`regularized_moment_map`: ``mu(t) = exp(-2 lam t) mu(0)`` along the training flow, any E.
 * Whitened regression from a balanced, aligned start (Saxe, McClelland & Ganguli 2014 for N = 2;
@@ -34,7 +34,7 @@ __all__ = [
 
 
 def regularized_moment_map(mu0, lam: float, t: float) -> tuple[np.ndarray, ...]:
-    """``mu(t) = exp(-2 lam t) mu(0)`` (MATH.md section 4, [derived])."""
+    """``mu(t) = exp(-2 lam t) mu(0)`` (docs/math section 4, [derived])."""
     lam, t = check_options(lam=lam, t=(t, TIME))
     return tuple(np.exp(-2.0 * lam * t) * np.array(m) for m in mu0)
 

@@ -1,4 +1,4 @@
-"""Vertical/horizontal split of a velocity at W (MATH.md sections 2 and 4).
+"""Vertical/horizontal split of a velocity at W (docs/math sections 2 and 4).
 
 ``V = Pi_V(V) + Pi_H(V)``: the vertical part is tangent to the fiber ``F_X`` (it leaves X fixed,
 ``dphi(Pi_V V) = 0``), the horizontal part is orthogonal to it (``Pi_H = dphi^* (dphi dphi^*)^+ dphi``).
@@ -84,7 +84,7 @@ def split(W, V, rtol: float = 1e-12) -> Split:
 def split_training_velocity(W, loss, lam: float = 0.0, rtol: float = 1e-12) -> Split:
     """The split of the training velocity ``-grad L(W)``, ``L = E(phi(W)) + lam R(W)``.
 
-    Its vertical part equals ``-lam Pi_V(W)`` (MATH.md section 4).
+    Its vertical part equals ``-lam Pi_V(W)`` (docs/math section 4).
     """
     W = as_weights(W)
     (rtol,) = check_options(rtol=rtol)

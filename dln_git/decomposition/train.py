@@ -1,4 +1,4 @@
-"""Training a deep linear network, recorded as the two flows of MATH.md section 4.
+"""Training a deep linear network, recorded as the two flows of docs/math section 4.
 
 ``L(W) = E(phi(W)) + lam R(W)``; the training velocity ``-grad L`` splits into a vertical part
 ``-lam Pi_V(W)`` (the L2 balancing flow, scaled by lam) and a horizontal part that moves X.

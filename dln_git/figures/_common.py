@@ -17,7 +17,7 @@ __all__ = ["REGIME_CASES", "Case", "hermitian_generator", "make_instance", "off_
 
 @dataclass(frozen=True)
 class Case:
-    """A width pattern standing for one regime of MATH.md section 2."""
+    """A width pattern standing for one regime of docs/math section 2."""
 
     regime: str  # a key of dln_git.plotting.REGIME_COLORS
     widths: tuple[int, ...]

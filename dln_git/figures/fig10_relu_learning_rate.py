@@ -1,5 +1,5 @@
 """Figure 10: stable learning rates of ReLU networks, balanced or not, with or without the
-orbit-selection penalty ``(rho/4) sum_j D_j^2`` (MATH.md section 6.1).
+orbit-selection penalty ``(rho/4) sum_j D_j^2`` (docs/math section 6.1).
 
 Computed
 --------

@@ -1,5 +1,5 @@
 """Figure 11: SGD noise drives a linear network to its noise equilibrium; GD keeps the gauge
-(MATH.md section 6.2; Ziyin et al., NeurIPS 2024, arXiv 2402.07193).
+(docs/math section 6.2; Ziyin et al., NeurIPS 2024, arXiv 2402.07193).
 
 Computed
 --------

@@ -1,4 +1,4 @@
-"""Figure 12: staged learning seen through quotient observables, blurred by raw ones (MATH.md 6.3).
+"""Figure 12: staged learning seen through quotient observables, blurred by raw ones (docs/math section 6.3).
 
 Computed
 --------

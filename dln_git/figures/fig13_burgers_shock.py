@@ -1,4 +1,4 @@
-"""Figure 13: Burgers shocks of the local entropy form at the predicted time (MATH.md section 6.3).
+"""Figure 13: Burgers shocks of the local entropy form at the predicted time (docs/math section 6.3).
 
 Computed
 --------

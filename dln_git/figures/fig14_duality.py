@@ -1,4 +1,4 @@
-"""Figure 14: symmetry via duality (MATH.md 6.4, Maiti–Stoner–Halverson arXiv 2106.00694).
+"""Figure 14: symmetry via duality (docs/math section 6.4, Maiti–Stoner–Halverson arXiv 2106.00694).
 
 Computed
 --------

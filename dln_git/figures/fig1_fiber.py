@@ -11,13 +11,13 @@ Computed
 * (b) the position along the fiber ``u = log(w_1/w_2)`` against t, measured, with the closed forms;
 * (c) ``|mu(t)| = |w_1^2 - w_2^2|`` against t, measured, with the closed forms.
 
-Predictions drawn [derived here for N = 2 scalars, from MATH.md section 3]: with ``w_1 = ±sqrt(x) e^{u/2}``,
+Predictions drawn [derived here for N = 2 scalars, from docs/math section 3]: with ``w_1 = ±sqrt(x) e^{u/2}``,
 ``w_2 = ±sqrt(x) e^{-u/2}``, ``mu = 2x sinh u``, ``R = x cosh u``;
 
 * L2 flow ``dW/dt = -Pi_V(W)``: ``du/dt = -2 tanh u``, i.e. ``sinh u(t) = e^{-2t} sinh u(0)``
-  (the exact rate ``mu(t) = e^{-2t} mu(0)`` of MATH.md);
+  (the exact rate ``mu(t) = e^{-2t} mu(0)`` of docs/math);
 * moment flow ``dW/dt = -A_W(mu)``: ``du/dt = -4x sinh u``, i.e. ``tanh(u/2) = e^{-4xt} tanh(u(0)/2)``
-  (rate ``4x = 4 (1 - cos(pi/2)) s_min^{2/2}`` near balance, as MATH.md predicts; much faster than
+  (rate ``4x = 4 (1 - cos(pi/2)) s_min^{2/2}`` near balance, as docs/math predicts; much faster than
   ``e^{-2t}`` far from it, where ``d|mu|/dt ~ -2 mu^2``).
 """
 

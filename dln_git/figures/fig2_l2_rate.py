@@ -16,7 +16,7 @@ off balance by a random Hermitian gauge element), the L2 fiber flow ``dW/dt = -P
 * (c) the relative drift of ``X = phi(W)`` along each run (the flows keep X fixed).
 
 Prediction drawn: ``mu(W(t)) = e^{-2t} mu(W(0))`` exactly, for both flows, every width pattern and
-every X (MATH.md section 3, [derived]; the paper's uniform exponential rate).
+every X (docs/math section 3, [derived]; the paper's uniform exponential rate).
 """
 
 from __future__ import annotations

@@ -14,16 +14,16 @@ Computed
 
 Predictions drawn
 -----------------
-* equal widths, closed orbits: ``4 (1 - cos(pi/N)) s_min(X)^{2/N}`` (MATH.md section 3, [derived]);
+* equal widths, closed orbits: ``4 (1 - cos(pi/N)) s_min(X)^{2/N}`` (docs/math section 3, [derived]);
 * every closed orbit: ``2 lambda_min^+``, the smallest positive eigenvalue of ``s -> 2 Herm(A^* A s)``
   on Hermitian ``s`` at the balanced limit (computed with :func:`dln_git.gram_operator` at the Newton
   point). [derived here] Along the flow ``d mu/dt = 2 Herm(A_W^* dW) = -2 Herm(A_W^* A_W mu)``
-  exactly (MATH.md section 3), and ``mu`` is orthogonal to the kernel, so ``||mu||`` decays at the
+  exactly (docs/math section 3), and ``mu`` is orthogonal to the kernel, so ``||mu||`` decays at the
   slowest excited rate of the limiting operator. For equal widths its spectrum on the diagonal modes
   is ``2 s_k^{2/N} * 2(1 - cos(j pi/N))``, which gives the formula above; for the excess width
   (2,4,2) the slowest modes couple range and kernel of ``W_1`` and the rate is ``2 s_min(X)``, half
   the equal-width formula (the figure shows both agree with the measurement);
-* non-closed orbits: ``||mu|| ~ C/t`` (MATH.md section 3, [derived]).
+* non-closed orbits: ``||mu|| ~ C/t`` (docs/math section 3, [derived]).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ PARAMS = {
 
 
 def formula_rate(W) -> float:
-    """``4 (1 - cos(pi/N)) s_min(X)^{2/N}`` (MATH.md, closed orbits with equal widths)."""
+    """``4 (1 - cos(pi/N)) s_min(X)^{2/N}`` (docs/math, closed orbits with equal widths)."""
     N = len(W)
     return 4 * (1 - np.cos(np.pi / N)) * singular_values(W)[-1] ** (2 / N)
 

@@ -11,16 +11,16 @@ singular values of X (:func:`dln_git.min_regularizer`).
 * (a) L2 flow: ``(R(t) - Rmin) / Rmin`` against t (first instance of each pattern), with the rates
   ``e^{-4t}`` (closed orbits) and ``e^{-2t}`` (orbits not closed) anchored at the last point;
 * (b) moment flow: the same on log-log axes; exponential on closed orbits (down to rounding), slow on
-  the others, with a ``1/t`` guide (a measured trend, not a prediction of MATH.md). Algebraic decay
+  the others, with a ``1/t`` guide (a measured trend, not a prediction of docs/math). Algebraic decay
   starts late when the excess rank is nearly gone already: a hidden singular value ``sigma`` that must
   vanish in the limit (above rank X) shrinks like ``sigma^2 ~ sigma_0^2 / (1 + 2 sigma_0^2 t)``, so an
   instance drawn with a small ``sigma_0`` sits on a plateau for ``t << 1/sigma_0^2`` (the
   rank-deficient instance: ``sigma_0 ~ 7e-3``);
 * (c) ``R`` at the end of every run against ``Rmin``: on the identity line.
 
-Predictions drawn: ``min_{F_X} R = (N/2) sum_k s_k^{2/N}`` (MATH.md section 2, [known]/[derived]); the
+Predictions drawn: ``min_{F_X} R = (N/2) sum_k s_k^{2/N}`` (docs/math section 2, [known]/[derived]); the
 L2 flow decreases R to it in every regime, ``R - Rmin ~ e^{-4t}`` on closed orbits and ``~ e^{-2t}``
-on non-closed ones (MATH.md section 3, [derived]).
+on non-closed ones (docs/math section 3, [derived]).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ the requested 1e-9 of :data:`dln_git.decomposition.train.SPEED_RTOL`, 1e-12 in t
 and counted (``compute()["unconverged_solves"]``), not shown: the markers agree with the prediction
 to about 1e-4 relative regardless.
 
-Predictions drawn (MATH.md section 4):
+Predictions drawn (docs/math section 4):
 
 * GD, [derived]: ``mu_{k+1} = (1 - eta lam)^2 mu_k + eta^2 (g_i g_i^* - g_{i+1}^* g_{i+1})``, so
   ``||mu_k|| = (1 - eta lam)^{2k} ||mu_0||`` up to the ``eta^2`` drift (visible once the gradients are

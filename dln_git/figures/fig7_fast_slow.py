@@ -19,7 +19,7 @@ for ``eps`` from ``1e-1`` down:
   (first instance, every eps), with the exact law; the runs leave it where ``||mu||`` reaches the
   integrator's absolute tolerance (about ``1e-11 ||W_0||``).
 
-Predictions drawn (MATH.md section 4):
+Predictions drawn (docs/math section 4):
 
 * [paper] the fast-slow system relaxes to the balanced manifold on the time eps and then follows the
   learning flow, at distance O(eps) (slope 1 in (a), collapse in (b));

@@ -14,7 +14,7 @@ entries at the same point (``ConservationLawCount.expected``, from
 * (b) unequal widths (funnels, stabilisers, bottlenecks, non-closed orbits, scalar sub-networks): the
   count, the moment-map Jacobian rank and the number of moment-map entries, per pattern.
 
-Predictions drawn: the moment map is conserved (Noether, MATH.md section 4, [known]), so the count is
+Predictions drawn: the moment map is conserved (Noether, docs/math section 4, [known]), so the count is
 at least the number of functionally independent moment-map entries, ``(N - 1) d (d + 1) / 2`` for equal
 widths; equality holds except for scalar sub-networks with two or more hidden layers (two width-1
 layers at distance >= 3 with wider layers between, e.g. (1,2,2,1)), where the count is ``D - 1``

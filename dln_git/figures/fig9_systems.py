@@ -1,4 +1,4 @@
-"""Figure 9: a deep linear network read as a linear system (MATH.md section 5).
+"""Figure 9: a deep linear network read as a linear system (docs/math section 5).
 
 Computed
 --------

@@ -1,4 +1,4 @@
-"""Numerical layer: balancing flows on fibers (MATH.md section 3).
+"""Numerical layer: balancing flows on fibers (docs/math section 3).
 
 * :func:`l2_flow` — the L2 balancing flow, on the fiber (``-Pi_V(W)``) or the orbit (``-P_W(W)``);
 * :func:`l2_flow_finite_time` — its finite-time form, whose end point ``s = 1/2`` is the limit;

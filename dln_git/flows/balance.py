@@ -1,6 +1,6 @@
 """``balance``: a balanced point on the fiber of ``X = phi(W)`` by one of four methods.
 
-Which balanced point each method reaches (MATH.md sections 2-3):
+Which balanced point each method reaches (docs/math sections 2-3):
 
 * ``"newton"``: geodesic Newton on ``G/K`` from W (see :mod:`dln_git.flows.newton`): a minimiser
   of R on the closure of the gauge orbit of W, the Kempf–Ness point, unique up to
@@ -14,7 +14,7 @@ Which balanced point each method reaches (MATH.md sections 2-3):
   the linearly implicit Rosenbrock–Munthe-Kaas scheme (:mod:`dln_git.flows.rosenbrock`) at the
   local tolerance :func:`moment_rtol`: its step count does not grow with ``s_max / s_min`` (N = 4,
   d = 32, Gaussian weights, tol 1e-10: about 400 steps where the explicit scheme took 12600).
-* ``"svd"``: the SVD chart of X (MATH.md section 2), a balanced point of the fiber with the
+* ``"svd"``: the SVD chart of X (docs/math section 2), a balanced point of the fiber with the
   minimum value of R, built directly; generally not in the orbit of W and not any flow's limit.
 
 Degenerate and rescaled input (every method):

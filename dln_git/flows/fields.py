@@ -1,4 +1,4 @@
-"""The vector fields of the balancing flows (MATH.md section 3), as gauge generators or velocities.
+"""The vector fields of the balancing flows (docs/math section 3), as gauge generators or velocities.
 
 * L2 orbit flow: ``dW/dt = -A_W(xi)``, ``A_W^* A_W xi = mu(W)`` (min-norm xi): generator ``-xi``.
 * Finite-time form: ``dW/ds = -A_W(xi)``, ``A_W^* A_W xi = mu_0`` (fixed rhs): generator ``-xi``.

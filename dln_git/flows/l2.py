@@ -1,4 +1,4 @@
-"""The L2 balancing flow on a fiber and its finite-time form (MATH.md section 3).
+"""The L2 balancing flow on a fiber and its finite-time form (docs/math section 3).
 
 * Fiber flow (the paper's): ``dW/dt = -Pi_V(W)``, the gradient flow of R restricted to the
   fiber ``F_X``.

@@ -1,6 +1,6 @@
 """The gauge Lie algebra as a vector space with a bracket, and exact group updates of weights.
 
-Lie algebra elements are tuples ``(theta_1, ..., theta_{N-1})`` of square matrices (MATH.md
+Lie algebra elements are tuples ``(theta_1, ..., theta_{N-1})`` of square matrices (docs/math
 section 1). The group acts by ``(exp(theta).W)_i = exp(theta_i) W_i exp(-theta_{i-1})``
 (``theta_0 = theta_N = 0``); every update here applies each factor ``exp(theta_i)`` and its
 inverse from one factorisation, so ``X = W_N..W_1`` telescopes and is preserved to rounding error.

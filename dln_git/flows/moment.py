@@ -1,4 +1,4 @@
-"""The squared-moment-map flow (MATH.md section 3).
+"""The squared-moment-map flow (docs/math section 3).
 
 ``dW/dt = -A_W(mu(W))``, the gradient flow of ``||mu||^2 / 4`` restricted to the orbit (no linear
 solve). **[paper]** converges globally; ``d/dt ||mu||^2 = -4 ||A_W(mu)||^2 <= 0``.

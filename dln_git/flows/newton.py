@@ -1,4 +1,4 @@
-"""Geodesic Newton balancing on ``G/K`` (MATH.md section 3).
+"""Geodesic Newton balancing on ``G/K`` (docs/math section 3).
 
 Along ``exp(t s).W`` with s Hermitian, ``d mu = 2 Herm(A_W^* A_W s)`` [derived], so the Hessian of
 the geodesically convex function ``g -> R(g.W)`` at the identity is ``2 Herm o A_W^* A_W`` on
@@ -118,7 +118,7 @@ def geometric_mean_sweep(W, max_cond: float = 1e8) -> tuple[tuple[np.ndarray, ..
     ``range(A) ⊕ ker(B)`` is the whole hidden space (always for invertible layers; on closed
     excess-width orbits too), the gauge ``T^{-1}``, ``T = [U_r, K]`` (U_r an orthonormal basis of
     range A, K of ker B) turns the pair into ``([C; 0], [D, 0])`` with ``C = U_r^* A``,
-    ``D = B U_r``, and the N = 2 geometric-mean oracle of MATH.md section 3 (:func:`_pair_balance`)
+    ``D = B U_r``, and the N = 2 geometric-mean oracle of docs/math section 3 (:func:`_pair_balance`)
     balances ``(C, D)`` exactly: a minimiser of R over ``g_i`` with the other layers fixed. X is
     unchanged; for N = 2 on a closed orbit the sweep is the exact balancing. Pairs where this does
     not apply (or T, ``C C^*`` or ``D^* D`` is worse conditioned than ``max_cond``) are skipped.

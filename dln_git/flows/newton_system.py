@@ -1,4 +1,4 @@
-"""The Hermitian Newton system of geodesic Newton balancing (MATH.md sections 2-3) in O(N d^3) per PCG step.
+"""The Hermitian Newton system of geodesic Newton balancing (docs/math sections 2-3) in O(N d^3) per PCG step.
 
 The Newton direction of :func:`dln_git.flows.newton.newton_balance` is the minimum-norm Hermitian
 solution s of ``Herm(A_W^* A_W s) = mu(W)``, solved inexactly by PCG with the ``"balanced"`` model
@@ -78,7 +78,7 @@ class StackedGram:
     """``eta -> Herm(A_W^* A_W eta)`` on stacks ``eta`` of shape ``(N - 1, d, d)`` (equal hidden widths d).
 
     With ``V = A_W(eta)``, ``V_i = eta_i W_i - W_i eta_{i-1}`` (``eta_0 = eta_N = 0``) and
-    ``(A_W^* V)_i = V_i W_i^* - W_{i+1}^* V_{i+1}`` (MATH.md section 1): the interior layers
+    ``(A_W^* V)_i = V_i W_i^* - W_{i+1}^* V_{i+1}`` (docs/math section 1): the interior layers
     ``W_2..W_{N-1}`` (stacked) cost two batched products each way, the end layers contribute
     ``eta_1 W_1 W_1^*`` and ``W_N^* W_N eta_{N-1}`` (their Gram matrices are formed once).
     Hermitian ``eta`` give Hermitian results, exactly so in floating point.

@@ -1,4 +1,4 @@
-"""Closed-form oracles for the balancing flows (MATH.md section 3).
+"""Closed-form oracles for the balancing flows (docs/math section 3).
 
 N = 2 geometric-mean oracle [derived]: with ``P = W_1 W_1^*`` and ``Q = W_2^* W_2`` invertible, the
 balanced points of the orbit of W are ``g.W`` with ``g^* g = H`` where ``H P H = Q``, i.e. H is the

@@ -1,4 +1,4 @@
-"""Result records of the flows and of balancing (frozen dataclasses, MATH.md section 3)."""
+"""Result records of the flows and of balancing (frozen dataclasses, docs/math section 3)."""
 
 from __future__ import annotations
 

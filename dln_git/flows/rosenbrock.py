@@ -1,6 +1,6 @@
 """A linearly implicit (Rosenbrock) Lie-group integrator for the stiff squared-moment-map flow.
 
-The moment flow ``dW/dt = -A_W(mu(W))`` (MATH.md section 3) is stiff: near the balanced point its
+The moment flow ``dW/dt = -A_W(mu(W))`` (docs/math section 3) is stiff: near the balanced point its
 linearisation ``d mu/dt = -2 Herm(A_W^* A_W mu)`` has rates spread like ``s_k(X)^{2/N}``, so an
 explicit scheme is held to steps ``h <~ 3 / lambda_max`` for a run of length ``~ 25 / lambda_min``.
 Here the flow is written in the Lie algebra of the gauge group, ``W(t) = exp(Theta(t)).W_n`` with
@@ -12,7 +12,7 @@ coefficients, embedded order 3 for the error estimate; A-stable, with stability 
 ``R(-inf) = 1/3``) is applied to it. Every update is
 a gauge transformation ``W_{n+1} = exp(Theta_1).W_n``, so X is kept to rounding error.
 
-The Jacobian of f at ``Theta = 0`` is exact and applied matrix-free [derived, MATH.md section 3:
+The Jacobian of f at ``Theta = 0`` is exact and applied matrix-free [derived, docs/math section 3:
 ``d mu = 2 Herm(A_W^* dW)`` and ``dexp^{-1}_Theta(F) = F - [Theta, F]/2 + ...``]:
 
     ``J v = -2 Herm(A_W^* A_W v) + [v, mu(W_n)] / 2``.

@@ -1,7 +1,7 @@
 """Symbolic layer (sympy): the gauge action on explicit symbolic matrices, the moment map and the
 Kempf–Ness conditions derived (not typed in), identities proved to exactly zero, LaTeX, lambdify
 to numpy, conservation-law counting (Marcotte–Gribonval–Peyré), and exact Wick-contraction
-correlators of Gaussian deep linear networks (MATH.md 6.4).
+correlators of Gaussian deep linear networks (docs/math section 6.4).
 
 It is the independent oracle the numerical core is tested against; nothing numerical depends on
 it at run time.

@@ -1,7 +1,7 @@
 """Counting the conservation laws of gradient flows by iterated Lie brackets.
 
 Reference: Marcotte, Gribonval and Peyré, "Abide by the law and follow the flow: conservation laws
-for gradient flows", NeurIPS 2023. Notation of MATH.md sections 1 and 6.1.
+for gradient flows", NeurIPS 2023. Notation of docs/math sections 1 and 6.1.
 
 The setting
 -----------
@@ -27,7 +27,7 @@ values: for linear networks the number of functionally independent entries of th
 ``mu_i = W_i W_i^T - W_{i+1}^T W_{i+1}`` (the rank of its Jacobian at a generic point; equal to
 ``(N - 1) d (d + 1) / 2`` for equal widths ``d``), with one exception found here (a scalar
 sub-network, see :func:`count_conservation_laws`); for ReLU networks one law per hidden neuron (the
-imbalances ``D_j`` of MATH.md 6.1).
+imbalances ``D_j`` of docs/math section 6.1).
 
 Complex weights (``complex=True``, linear networks). ``theta`` is then the vector of the real
 and imaginary parts of the entries (``D = 2 sum_l d_l d_{l-1}`` real coordinates), the
@@ -149,7 +149,7 @@ DEFAULT_MAX_COST = 5e9
 def moment_map_jacobian_rank(W, *, rtol: float = 1e-9) -> int:
     """Rank at ``W`` of the real Jacobian of the independent real entries of every ``mu_k``.
 
-    ``mu_k = W_k W_k^* - W_{k+1}^* W_{k+1}`` (MATH.md section 1) is Hermitian: its entries
+    ``mu_k = W_k W_k^* - W_{k+1}^* W_{k+1}`` (docs/math section 1) is Hermitian: its entries
     ``i <= j`` (real weights), resp. the real parts of ``i <= j`` and the imaginary parts of
     ``i < j`` (complex weights), are its independent real entries. The differential along ``E``
     is ``E_k W_k^* + W_k E_k^* - E_{k+1}^* W_{k+1} - W_{k+1}^* E_{k+1}``, taken along every real

@@ -1,4 +1,4 @@
-"""Symbolic proofs of the identities of MATH.md sections 1-3 on explicit matrices.
+"""Symbolic proofs of the identities of docs/math sections 1-3 on explicit matrices.
 
 Each identity is stated as ``lhs = rhs`` for symbolic weights ``W``, a symbolic Lie algebra
 element ``xi`` and a symbolic tangent vector ``dW`` (every entry an independent real symbol, or
@@ -16,26 +16,26 @@ are returned as sympy objects. The moment map used is the one *derived* by
 Identities proved by :func:`prove_identities` (with ``xi_0 = xi_N = 0``):
 
 1. ``end_to_end_invariance``: ``d/dt phi(W + t A_W(xi))|_0 = 0`` (gauge directions lie in
-   ``ker dphi_W``; MATH.md section 2, tangent spaces).
+   ``ker dphi_W``; docs/math section 2, tangent spaces).
 2. ``noether``: ``<grad_W E(phi(W)), A_W(xi)> = 0`` for an arbitrary smooth ``E`` of the (real
    coordinates of the) entries of ``X = phi(W)``, taken as ``sympy.Function('E')``; its partial
-   derivatives at X are treated as independent unknowns (MATH.md section 4: the loss is gauge
+   derivatives at X are treated as independent unknowns (docs/math section 4: the loss is gauge
    invariant, so its gradient is orthogonal to the orbit).
 3. ``action_adjoint``: ``<A_W(xi), dW> = <xi, A_W^*(dW)>`` (the typed A^* is the adjoint of A).
 4. ``moment_map_is_A_star_W``: ``mu = A_W^*(W)`` with mu *derived* by
-   :func:`derive_moment_map` (MATH.md section 1).
+   :func:`derive_moment_map` (docs/math section 1).
 5. ``moment_map_hermitian``: ``mu - mu^* = 0``.
 6. ``moment_map_differential``: ``d/dt mu(W + t dW)|_0 = 2 Herm(A_W^*(dW))``, with
-   ``Herm(M) = (M + M^*)/2`` (MATH.md section 3).
+   ``Herm(M) = (M + M^*)/2`` (docs/math section 3).
 7. ``gram_operator``: ``A_W^*(A_W(xi))_i = xi_i W_i W_i^* + W_{i+1}^* W_{i+1} xi_i - W_i xi_{i-1}
-   W_i^* - W_{i+1}^* xi_{i+1} W_{i+1}`` (MATH.md section 2).
+   W_i^* - W_{i+1}^* xi_{i+1} W_{i+1}`` (docs/math section 2).
 8. ``l2_flow_rate``: ``d/dt mu(W - t A_W(xi))|_0 = -2 Herm(A_W^* A_W(xi))`` for every xi. With
    the L2 balancing flow's ``xi`` (``A_W^* A_W xi = mu``) the right-hand side is ``-2 Herm(mu)``,
    which is ``-2 mu`` by identity 5: ``d mu/dt = -2 mu``, i.e. ``mu(t) = exp(-2t) mu(0)``
-   (MATH.md section 3). The remaining step is a substitution of the defining equation of xi.
+   (docs/math section 3). The remaining step is a substitution of the defining equation of xi.
 9. ``kempf_ness_convexity``: ``d^2/dt^2 R(exp(t s).W)|_0 = 2 ||A_W(s)||^2`` for Hermitian
    ``s = xi + xi^*`` (every Hermitian s is of this form), with ``exp`` expanded to second order,
-   which is exact for a second derivative at 0 (MATH.md section 2).
+   which is exact for a second derivative at 0 (docs/math section 2).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Kempf–Ness conditions: the polynomial equations of the balanced variety ``mu = 0``.
 
-MATH.md sections 1-2: ``M_0 = {W : mu_i(W) = W_i W_i^* - W_{i+1}^* W_{i+1} = 0, i = 1..N-1}``; on a
+docs/math sections 1-2: ``M_0 = {W : mu_i(W) = W_i W_i^* - W_{i+1}^* W_{i+1} = 0, i = 1..N-1}``; on a
 closed orbit R is minimal exactly there (Kempf–Ness). Each ``mu_i`` is Hermitian, so its lower
 triangle repeats the upper one (conjugated): only the upper triangle is kept, giving
 ``d_i (d_i + 1) / 2`` real equations per hidden layer for real weights and ``d_i^2`` for complex
@@ -79,7 +79,7 @@ def kempf_ness_conditions(widths, *, complex: bool = False, max_symbols: int = D
     Hermitian symmetry ``mu_i[b, a] = conj(mu_i[a, b])`` is verified exactly (an error is raised if
     it failed), then only ``a <= b`` is kept: real weights give ``mu_i[a, b] = 0``; complex weights
     give ``Re mu_i[a, a] = 0`` (the imaginary part of the diagonal is verified to be identically 0)
-    and ``Re mu_i[a, b] = 0``, ``Im mu_i[a, b] = 0`` for ``a < b``. MATH.md sections 1-2.
+    and ``Re mu_i[a, b] = 0``, ``Im mu_i[a, b] = 0`` for ``a < b``. docs/math sections 1-2.
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 ``lambdify_moment_map(widths)`` compiles the *derived* ``mu`` of
 :func:`dln_git.symbolic.derive_moment_map` with ``sympy.lambdify`` (numpy module), so comparing
 it with the hand-written :func:`dln_git.moment_map` checks one against the other
-(MATH.md section 1: ``mu_i = W_i W_i^* - W_{i+1}^* W_{i+1}``).
+(docs/math section 1: ``mu_i = W_i W_i^* - W_{i+1}^* W_{i+1}``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Strings are meant to be pasted into a paper (they need ``amsmath`` for ``aligned`` and
 ``bmatrix``). Symbols named by :mod:`dln_git.symbolic.matrices` print with the layer as a
-parenthesised superscript and 1-based indices, as in MATH.md: ``w1_0_2`` prints as
+parenthesised superscript and 1-based indices, as in docs/math: ``w1_0_2`` prints as
 ``w^{(1)}_{13}``, ``xi2_1_1`` as ``\\xi^{(2)}_{22}``, and the parts of a complex entry
 ``w1_0_2_re``/``w1_0_2_im`` as ``\\operatorname{Re} w^{(1)}_{13}``/``\\operatorname{Im} w^{(1)}_{13}``.
 When a row or column index reaches 10 the two indices are separated by a comma

@@ -1,4 +1,4 @@
-"""Explicit symbolic matrices for the symbolic layer (MATH.md section 1).
+"""Explicit symbolic matrices for the symbolic layer (docs/math section 1).
 
 Every weight ``W_i`` (shape ``(d_i, d_{i-1})``) and every Lie algebra block ``xi_i``
 (shape ``(d_i, d_i)``) is an explicit :class:`sympy.Matrix` with one symbol per entry. We never use
@@ -8,7 +8,7 @@ whereas derivatives of polynomials in plain real symbols are exact.
 Symbol names
 ------------
 Names are parseable (:func:`parse_symbol_name`) and use numpy's 0-based row/column indices,
-with the 1-based layer number of MATH.md:
+with the 1-based layer number of docs/math:
 
 * real case: entry ``[a, b]`` of ``W_i`` is the real symbol ``w{i}_{a}_{b}``, e.g. ``w1_0_2`` for
   layer 1, row 0, column 2; Lie algebra entries are ``xi{i}_{a}_{b}``;
@@ -176,7 +176,7 @@ def symbolic_weights(widths, *, complex: bool = False, prefix: str = "w", max_sy
 
     Entry ``W_i[a, b]`` is the real symbol ``w{i}_{a}_{b}`` (real case) or
     ``w{i}_{a}_{b}_re + I*w{i}_{a}_{b}_im`` with real symbols (complex case); see the module
-    docstring for why. MATH.md section 1.
+    docstring for why. docs/math section 1.
 
     Parameters
     ----------
@@ -212,7 +212,7 @@ def symbolic_lie_algebra(widths, *, complex: bool = False, prefix: str = "xi", m
     """Symbolic Lie algebra element ``(xi_1, ..., xi_{N-1})`` of ``gl(d_1) x...x gl(d_{N-1})``.
 
     ``xi_i`` is an explicit ``d_i x d_i`` sympy Matrix with entries ``xi{i}_{a}_{b}`` (real) or
-    ``xi{i}_{a}_{b}_re + I*xi{i}_{a}_{b}_im`` (complex); ``()`` for depth 1. MATH.md section 1.
+    ``xi{i}_{a}_{b}_re + I*xi{i}_{a}_{b}_im`` (complex); ``()`` for depth 1. docs/math section 1.
     Parameters and errors as in :func:`symbolic_weights`.
     """
     widths = as_widths(widths)
@@ -255,7 +255,7 @@ def _as_sympy_matrices(W, name: str) -> tuple[sympy.Matrix, ...]:
 def symbolic_end_to_end(W) -> sympy.Matrix:
     """End-to-end map ``X = phi(W) = W_N W_{N-1}...W_1`` as an explicit sympy Matrix (expanded).
 
-    MATH.md section 1. ``W`` is a sequence of sympy matrices, e.g. from :func:`symbolic_weights`.
+    docs/math section 1. ``W`` is a sequence of sympy matrices, e.g. from :func:`symbolic_weights`.
     """
     mats = _as_sympy_matrices(W, "W")
 

@@ -1,4 +1,4 @@
-"""The moment map derived symbolically from the gauge action and the regularizer (MATH.md section 1).
+"""The moment map derived symbolically from the gauge action and the regularizer (docs/math section 1).
 
 The derivation never types the formula of mu. It builds the one-parameter orbit through W with
 the group elements truncated to first order, ``g_i(t) = I + t xi_i`` (so ``g_i(t)^{-1} = I - t xi_i
@@ -128,7 +128,7 @@ def _lie_tuple(xi, W, name: str = "xi") -> tuple[sympy.Matrix, ...]:
 
 
 def symbolic_infinitesimal_action(W, xi) -> tuple[sympy.Matrix, ...]:
-    """``A_W(xi)_i = xi_i W_i - W_i xi_{i-1}``, i = 1..N, with ``xi_0 = xi_N = 0`` (MATH.md section 1).
+    """``A_W(xi)_i = xi_i W_i - W_i xi_{i-1}``, i = 1..N, with ``xi_0 = xi_N = 0`` (docs/math section 1).
 
     ``W`` and ``xi`` are sequences of explicit sympy matrices. Entries are expanded.
     """
@@ -142,7 +142,7 @@ def symbolic_infinitesimal_action(W, xi) -> tuple[sympy.Matrix, ...]:
 
 
 def symbolic_action_adjoint(W, V) -> tuple[sympy.Matrix, ...]:
-    """``A_W^*(V)_i = V_i W_i^* - W_{i+1}^* V_{i+1}``, i = 1..N-1 (MATH.md section 1), expanded.
+    """``A_W^*(V)_i = V_i W_i^* - W_{i+1}^* V_{i+1}``, i = 1..N-1 (docs/math section 1), expanded.
 
     The adjoint of :func:`symbolic_infinitesimal_action` for ``<A, B> = Re tr(A^* B)`` (proved by
     :func:`dln_git.symbolic.identities.prove_identities`). Conjugation is exact when the symbols
@@ -187,7 +187,7 @@ def symbolic_inner(A, B) -> sympy.Expr:
 
 
 def symbolic_regularizer(W) -> sympy.Expr:
-    """``R(W) = 1/2 sum_i ||W_i||_F^2 = 1/2 sum_i sum_ab |W_i[a,b]|^2`` (MATH.md section 1), expanded."""
+    """``R(W) = 1/2 sum_i ||W_i||_F^2 = 1/2 sum_i sum_ab |W_i[a,b]|^2`` (docs/math section 1), expanded."""
     W = _as_sympy_matrices(W, "W")
     return sympy.expand(symbolic_inner(W, W) / 2)
 
@@ -212,7 +212,7 @@ def orbit_curve(W, xi, t: sympy.Symbol, order: int = 1) -> tuple[sympy.Matrix, .
 
 
 def moment_map_closed_form(W) -> tuple[sympy.Matrix, ...]:
-    """The *typed* closed form ``mu_i = W_i W_i^* - W_{i+1}^* W_{i+1}`` (MATH.md section 1), expanded.
+    """The *typed* closed form ``mu_i = W_i W_i^* - W_{i+1}^* W_{i+1}`` (docs/math section 1), expanded.
 
     A reference to check :func:`derive_moment_map` against; the derivation does not use it.
     """
@@ -282,7 +282,7 @@ def derive_moment_map(widths, *, complex: bool = False, max_symbols: int = DEFAU
     algebra element ``xi`` (along the first-order orbit of :func:`orbit_curve`), then the unique
     ``mu`` with ``D(xi) = <xi, mu> = sum_i Re tr(xi_i^* mu_i)`` for all ``xi``:
     ``mu_i[a, b] = dD/d xi_i[a, b]`` (real) or ``dD/d Re xi_i[a, b] + I dD/d Im xi_i[a, b]``
-    (complex). The result is ``mu_i = W_i W_i^* - W_{i+1}^* W_{i+1}`` (MATH.md section 1).
+    (complex). The result is ``mu_i = W_i W_i^* - W_{i+1}^* W_{i+1}`` (docs/math section 1).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Exact correlators of Gaussian deep linear networks by Wick contraction (MATH.md 6.4).
+"""Exact correlators of Gaussian deep linear networks by Wick contraction (docs/math section 6.4).
 
 A DLN ``f(x) = W_N ... W_1 x`` whose layers have iid entries ``N(m_l, v_l)`` has polynomial outputs,
 so its n-point functions ``G^(n)_{i_1..i_n}(x_1..x_n) = E[f_{i_1}(x_1) ... f_{i_n}(x_n)]`` are

@@ -1,4 +1,4 @@
-"""Related symmetry systems (MATH.md section 6): gauge fixing of positively homogeneous (ReLU)
+"""Related symmetry systems (docs/math section 6): gauge fixing of positively homogeneous (ReLU)
 networks, SGD noise equilibria, quotient observables and Burgers shocks of the local entropy, and
 symmetry via duality (parameter-space correlators).
 

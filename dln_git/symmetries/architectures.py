@@ -1,4 +1,4 @@
-"""Random network families with explicit parameter laws, sampled as a batch of draws (MATH.md 6.4).
+"""Random network families with explicit parameter laws, sampled as a batch of draws (docs/math section 6.4).
 
 A *family* is an architecture plus the law of its parameters: layer ``l`` (``l = 1..N``) has weights
 ``W_l`` of shape ``(d_l, d_{l-1})`` with iid entries ``N(weight_mean[l], weight_std[l]^2)`` and a bias
@@ -96,7 +96,7 @@ def network_family(kind: str, widths, *, sigma_w=1.0, sigma_b=0.0, last_weight_m
     """The standard parametrisation: ``W_l`` entries ``N(0, sigma_w^2 / d_{l-1})``, biases ``N(0, sigma_b^2)``.
 
     ``last_weight_mean`` / ``last_bias_mean`` put a mean on the last layer (the symmetry-breaking
-    law of MATH.md 6.4). ``sigma_w``, ``sigma_b`` may be given per layer.
+    law of docs/math section 6.4). ``sigma_w``, ``sigma_b`` may be given per layer.
     """
     if not isinstance(kind, str):
         raise TypeError(f"kind must be a string, got {type(kind).__name__}")

@@ -1,7 +1,7 @@
 """Local entropy and Burgers shocks in the quotient coordinate of a scalar DLN versus raw parameters.
 
 A scalar depth-2 network ``x = w_2 w_1`` has the gauge symmetry ``(w_1, w_2) -> (c w_1, w_2 / c)``;
-the end-to-end value x (:func:`dln_git.core.end_to_end`) is the quotient coordinate (MATH.md
+the end-to-end value x (:func:`dln_git.core.end_to_end`) is the quotient coordinate (docs/math
 sections 1 and 6.3). A loss of the function, ``Lbar(x)``, pulls back to ``L(w) = Lbar(w_1 w_2)``.
 What the Cole–Hopf / Burgers analysis shows in each picture:
 

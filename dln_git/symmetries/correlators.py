@@ -1,4 +1,4 @@
-"""Monte Carlo n-point correlators of random networks and invariance tests (MATH.md 6.4).
+"""Monte Carlo n-point correlators of random networks and invariance tests (docs/math section 6.4).
 
 The n-point function of a family (Maiti–Stoner–Halverson, arXiv 2106.00694, eq. 2.1) is::
 

@@ -1,4 +1,4 @@
-"""Exact balancing of a homogeneous network onto the slice ``D = 0`` (MATH.md section 6.1).
+"""Exact balancing of a homogeneous network onto the slice ``D = 0`` (docs/math section 6.1).
 
 The torus acts by ``c_j = exp(u_j)``. Along the orbit, the squared norm of the parameters
 (twice the regularizer R of the bias-augmented chain) is

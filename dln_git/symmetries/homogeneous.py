@@ -1,4 +1,4 @@
-"""Positively homogeneous networks in numpy (MATH.md section 6.1).
+"""Positively homogeneous networks in numpy (docs/math section 6.1).
 
 A network of depth L with widths ``(d_0, ..., d_L)``, weights ``W_l`` of shape ``(d_l, d_{l-1})``
 (math order, as the DLN core) and optional biases ``b_l`` of shape ``(d_l,)``:

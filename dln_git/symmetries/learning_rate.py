@@ -1,4 +1,4 @@
-"""Learning-rate stability of ReLU networks under the neuron-rescaling gauge (MATH.md section 6.1).
+"""Learning-rate stability of ReLU networks under the neuron-rescaling gauge (docs/math section 6.1).
 
 The claim under test: the orbit-selection penalty ``(rho/4) sum_j D_j^2`` (``D_j = ||theta_in,j||^2
 - ||w_out,j||^2``, :func:`dln_git.symmetries.neuron_torus.imbalance`) widens the range of stable

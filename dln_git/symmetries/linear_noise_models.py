@@ -1,4 +1,4 @@
-"""Noise equilibria of linear networks with label noise (MATH.md section 6.2; Ziyin et al. 2024,
+"""Noise equilibria of linear networks with label noise (docs/math section 6.2; Ziyin et al. 2024,
 arXiv 2402.07193, sections 4-5). The theory for a general exponential symmetry is in
 :mod:`dln_git.symmetries.noise_equilibria`; here are the models and their closed forms.
 

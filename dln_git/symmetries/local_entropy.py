@@ -1,4 +1,4 @@
-"""Local entropy by Cole–Hopf, its gradient, and the inviscid (Hopf–Lax) limit (MATH.md section 6.3).
+"""Local entropy by Cole–Hopf, its gradient, and the inviscid (Hopf–Lax) limit (docs/math section 6.3).
 
 For a loss ``Lbar`` on ``R^d`` (d = 1 or 2 here) the local entropy is::
 

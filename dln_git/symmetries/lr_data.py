@@ -1,4 +1,4 @@
-"""Data sets of the learning-rate experiment (MATH.md section 6.1): a seeded teacher–student
+"""Data sets of the learning-rate experiment (docs/math section 6.1): a seeded teacher–student
 regression and the handwritten digits scikit-learn ships, both with samples as COLUMNS
 (``x`` of shape ``(d_0, n)``, as :mod:`dln_git.symmetries.homogeneous`).
 

@@ -1,4 +1,4 @@
-"""The learning-rate grid of MATH.md section 6.1: data set x initialisation x penalty weight x
+"""The learning-rate grid of docs/math section 6.1: data set x initialisation x penalty weight x
 seed x learning rate, run through :func:`dln_git.experiments.run_grid`, saved as a tidy table and
 summarised from the table read back (largest stable learning rate per seed, and on how many seeds
 the penalty widened it).

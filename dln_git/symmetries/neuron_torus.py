@@ -1,4 +1,4 @@
-"""The neuron-rescaling torus of a homogeneous network (MATH.md section 6.1).
+"""The neuron-rescaling torus of a homogeneous network (docs/math section 6.1).
 
 For a hidden neuron j of layer l (``1 <= l <= L-1``) let ``theta_in,j = (W_l[j, :], b_l[j])`` (its
 incoming row and bias) and ``w_out,j = W_{l+1}[:, j]`` (its outgoing column). The torus
@@ -210,7 +210,7 @@ def gauge_coordinates(net: HomogeneousNet) -> GaugeCoordinates:
 
     Rescaling neuron j alone by ``c_j`` keeps ``P_j`` and shifts ``tau_j`` by ``log c_j``. With one
     hidden layer this holds for the whole torus; deeper, rescaling a neighbouring neuron k changes
-    ``theta_in,j`` or ``w_out,j``, so ``P_j`` is invariant only under its own factor (MATH.md 6.1
+    ``theta_in,j`` or ``w_out,j``, so ``P_j`` is invariant only under its own factor (docs/math section 6.1
     calls P "invariant": true per neuron, and under the whole torus only for one hidden layer).
     """
     W, b, s = _normalized(_check_net(net))

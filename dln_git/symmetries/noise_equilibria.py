@@ -1,4 +1,4 @@
-"""SGD noise equilibria of exponential symmetries (MATH.md section 6.2; Ziyin et al., NeurIPS 2024,
+"""SGD noise equilibria of exponential symmetries (docs/math section 6.2; Ziyin et al., NeurIPS 2024,
 "Parameter symmetry and noise equilibrium of stochastic gradient descent", arXiv 2402.07193).
 
 Setting
@@ -183,7 +183,7 @@ def sgd_step_identity(sym: ExponentialSymmetry, theta, idx, eta: float, weight_d
     and return both sides of the exact identity ``C' = (1 - eta lambda)^2 C + eta^2 g^T A g``.
 
     The identity holds for every minibatch because ``g^T A theta = 0`` for each per-sample gradient
-    (no momentum, no noise injected outside the gradient). MATH.md 6.2.
+    (no momentum, no noise injected outside the gradient). docs/math section 6.2.
     """
     eta, lam = check_options(eta=(eta, Rule.positive("the step size")),
                              weight_decay=(weight_decay, Rule.nonnegative("the weight-decay coefficient")))

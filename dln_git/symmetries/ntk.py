@@ -1,4 +1,4 @@
-"""The empirical neural tangent kernel and its input-rotation identity (MATH.md 6.4).
+"""The empirical neural tangent kernel and its input-rotation identity (docs/math section 6.4).
 
 For one parameter draw ``theta = (W_1, b_1, ..., W_N, b_N)`` of a family of
 :mod:`dln_git.symmetries.architectures`, the empirical NTK is::

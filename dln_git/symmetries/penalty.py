@@ -1,4 +1,4 @@
-"""The orbit-selection (norm-balancing) penalty and its flow (MATH.md section 6.1).
+"""The orbit-selection (norm-balancing) penalty and its flow (docs/math section 6.1).
 
 ``Phi(W) = (rho/4) sum_j D_j^2`` with ``D_j = ||theta_in,j||^2 - ||w_out,j||^2`` (the torus moment
 map, :func:`~dln_git.symmetries.neuron_torus.imbalance`).

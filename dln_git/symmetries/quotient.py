@@ -1,4 +1,4 @@
-"""Quotient observables: functions of the weights that the symmetry leaves unchanged (MATH.md 6.3).
+"""Quotient observables: functions of the weights that the symmetry leaves unchanged (docs/math section 6.3).
 
 A raw parameter observable (a layer norm, the regularizer R, ``||mu||``) moves along the gauge
 orbit although the network function does not; a quotient observable is constant on the orbit and
@@ -6,7 +6,7 @@ so only sees what the network computes. Three systems:
 
 * **Deep linear network**, gauge group ``GL(d_1) x ... x GL(d_{N-1})``: the end-to-end map
   ``X = W_N ... W_1``, its singular values ``s_k(X)`` and the layer norms of the balanced
-  representative of the fiber (the SVD chart, MATH.md section 2), each
+  representative of the fiber (the SVD chart, docs/math section 2), each
   ``||W_i^bal||_F = (sum_k s_k^{2/N})^{1/2}``, with ``min_{F_X} R = (N/2) sum_k s_k^{2/N}``.
 * **ReLU network** (real weights ``W_l`` of shape ``(d_l, d_{l-1})``, optional biases ``b_l``),
   neuron rescaling: hidden neuron j of layer l with incoming ``theta_in,j = (W_l[j, :], b_l[j])`` and

@@ -1,4 +1,4 @@
-"""Seeded SGD and GD simulations of linear networks with label noise (MATH.md section 6.2).
+"""Seeded SGD and GD simulations of linear networks with label noise (docs/math section 6.2).
 
 Task: ``y = V x + e`` with ``x ~ N(0, Sigma_x)`` and ``e ~ N(0, Sigma_e)`` independent, per-sample loss
 ``||W_N ... W_1 x - y||^2``. SGD draws a fresh minibatch of ``batch`` samples per step (online, so the
@@ -10,7 +10,7 @@ gradient noise has exactly the population covariance); GD follows the population
 What is recorded: the per-layer equilibrium mismatch ``||forward - backward|| / ||backward||``
 (:func:`~dln_git.symmetries.linear_noise_models.equilibrium_mismatch`), the excess loss
 ``tr((X - V) Sigma_x (X - V)^T)``, the moment map ``mu_i`` and the exact discrete identity of
-MATH.md section 4: ``mu_{k+1,i} = (1 - eta lambda)^2 mu_{k,i} + eta^2 (G_i G_i^T - G_{i+1}^T G_{i+1})``,
+docs/math section 4: ``mu_{k+1,i} = (1 - eta lambda)^2 mu_{k,i} + eta^2 (G_i G_i^T - G_{i+1}^T G_{i+1})``,
 accumulated along the run; ``identity_defect`` is ``max_i ||mu_i - mu_i^pred|| / max_t 2 R(W_t)`` at
 the end (rounding only). Under GD near a minimum the eta^2 terms are tiny, so mu (hence every
 ``C = <B, mu_i>``) stays put; under SGD the noise terms drive the weights along the GL orbit to the

@@ -1,4 +1,4 @@
-"""Inviscid Burgers shocks of the local entropy: predicted time, characteristics, detection (MATH.md 6.3).
+"""Inviscid Burgers shocks of the local entropy: predicted time, characteristics, detection (docs/math section 6.3).
 
 As ``nu -> 0`` the local entropy tends to the Hopf–Lax solution ``u_0(x,t) = min_y f_x(y)``,
 ``f_x(y) = Lbar(y) + |x - y|^2 / (2t)``, and ``p = grad u_0 = (x - y*(x,t)) / t`` solves inviscid

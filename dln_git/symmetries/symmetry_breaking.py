@@ -1,4 +1,4 @@
-"""Breaking the output symmetry of the initialisation, toward or away from the targets (MATH.md 6.4).
+"""Breaking the output symmetry of the initialisation, toward or away from the targets (docs/math section 6.4).
 
 Maiti–Stoner–Halverson (arXiv 2106.00694, section 5) break the O(D) output symmetry of a
 classifier's initialisation law with a last-layer mean and find that it helps only when the

@@ -1,6 +1,6 @@
 """Residuals of the viscous Hamilton–Jacobi and Burgers equations for the Cole–Hopf local entropy.
 
-Checks that :func:`~dln_git.symmetries.local_entropy.local_entropy` solves (MATH.md section 6.3)::
+Checks that :func:`~dln_git.symmetries.local_entropy.local_entropy` solves (docs/math section 6.3)::
 
     HJ:       u_t + 1/2 |grad u|^2 - nu Lap u = 0,
     Burgers:  p_t + (p . grad) p - nu Lap p = 0,    p = grad u = (x - <y>_x) / t,

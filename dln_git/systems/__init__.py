@@ -1,4 +1,4 @@
-"""Linear systems layer (MATH.md section 5): Kalman realizations, Moore's balanced realization,
+"""Linear systems layer (docs/math section 5): Kalman realizations, Moore's balanced realization,
 balanced truncation, and their exact reading on deep linear networks.
 
 * :class:`StateSpace` — ``(A, B, C, D, dt)`` with the GL(n) action, transfer function, Markov

@@ -1,4 +1,4 @@
-"""Moore's balanced realization by the square-root method (MATH.md section 5).
+"""Moore's balanced realization by the square-root method (docs/math section 5).
 
 With ``P = L_c L_c^*``, ``Q = L_o L_o^*`` and the SVD ``L_o^* L_c = U S V^*`` (S the Hankel singular
 values),

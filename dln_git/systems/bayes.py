@@ -1,4 +1,4 @@
-"""Bayesian readings of balancedness (MATH.md section 5): Gaussian priors on the layers.
+"""Bayesian readings of balancedness (docs/math section 5): Gaussian priors on the layers.
 
 Independent priors ``W_i ~ exp(-lam ||W_i||^2 / 2)`` make ``lam R(W)`` (``R = 1/2 sum ||W_i||^2``)
 the negative log-prior. With a likelihood ``exp(-beta E(X))`` that depends on ``X = phi(W)`` alone
@@ -6,7 +6,7 @@ the negative log-posterior is
 
     ``f(W) = beta E(phi(W)) + lam R(W)``,  ``grad f = beta dphi_W^*(grad E(X)) + lam W``.
 
-MAP (:func:`map_estimate`). Since ``A_W^*(dphi_W^*(Z)) = 0`` for every Z (Noether, MATH.md 4),
+MAP (:func:`map_estimate`). Since ``A_W^*(dphi_W^*(Z)) = 0`` for every Z (Noether, docs/math section 4),
 ``A_W^*(grad f) = lam A_W^*(W) = lam mu(W)``: **every** stationary point of f is balanced, and
 at an approximate one ``||mu|| <= ||A_W^*(grad f)|| / lam``. The MAP minimises R on its own fiber.
 
@@ -23,7 +23,7 @@ at the balanced point ``u_i = log|x| / N`` (quadratic form ``z (I + 1 1^T)``, de
 
     ``p_L(x) = 2^{N-1} (lam/2pi)^{N/2} pi^{(N-1)/2} z^{-(N-1)/2} N^{-1/2} exp(-lam (N/2) |x|^{2/N})``,
 
-whose exponent is ``-lam min_{F_x} R`` (the trace formula of MATH.md 5). The ratio ``p/p_L``
+whose exponent is ``-lam min_{F_x} R`` (the trace formula of docs/math section 5). The ratio ``p/p_L``
 depends on z alone and tends to 1 as ``1 - (N^2 - 1)/(12 N z) + O(z^-2)`` (second-order Laplace:
 the quartic term ``-(1/3) z E sum t_i^4`` and the squared cubic term ``(2/9) z^2 E (sum t_i^3)^2``
 under ``t ~ N(0, P/(2z))``, P the projection onto ``sum t_i = 0``); for N = 2 it is
@@ -364,7 +364,7 @@ class ProductPriorTest:
 
     ``exact_*``: against the exact CDF :func:`product_prior_cdf` (should not reject);
     ``trace_*``: against the trace-formula density ``(lam/2) exp(-lam |x|)`` (a Laplace
-    distribution: MATH.md 5 says it is only the leading order, so enough draws reject it).
+    distribution: docs/math section 5 says it is only the leading order, so enough draws reject it).
     ``accepted`` is ``exact_pvalue >= alpha``; ``rejects_trace`` is ``trace_pvalue < alpha``.
     """
 

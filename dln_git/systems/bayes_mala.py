@@ -1,4 +1,4 @@
-"""Posterior sampling on the weights by a Metropolis-adjusted Langevin algorithm (MATH.md section 5).
+"""Posterior sampling on the weights by a Metropolis-adjusted Langevin algorithm (docs/math section 5).
 
 Target: ``pi(W) ∝ exp(-beta E(phi(W)) - lam R(W))`` with a Gaussian likelihood, i.e. a loss whose
 gradient is affine in X, ``grad E(X) = X M + G_0`` (``SquaredDistance``: ``M = I``;
@@ -13,7 +13,7 @@ so the kept samples come from an exact Metropolis–Hastings chain for ``pi``.
 
 Concentration on the balanced manifold. When the likelihood pins X, the posterior restricted to a
 fiber is ``∝ exp(-lam R)`` on it; near its balanced point R grows quadratically in the gauge
-directions with Hessian ``2 lam A_W^* A_W`` (MATH.md 3), so the gauge displacement is of order
+directions with Hessian ``2 lam A_W^* A_W`` (docs/math section 3), so the gauge displacement is of order
 ``lam^{-1/2}`` and so is ``||mu|| / 2R`` (``d mu = 2 Herm(A_W^* A_W s)``): the median of
 ``||mu|| / 2R`` over the posterior falls like ``lam^{-1/2}`` (e.g. N = 2 scalars pinned at x:
 ``mu / 2R = tanh(u)`` with ``u`` of density ``∝ exp(-lam |x| cosh u)``).

@@ -1,4 +1,4 @@
-"""Gramians, their square-root factors and Hankel singular values (MATH.md section 5).
+"""Gramians, their square-root factors and Hankel singular values (docs/math section 5).
 
 For a stable system the controllability and observability Gramians P, Q solve
 

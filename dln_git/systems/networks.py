@@ -1,4 +1,4 @@
-"""The deep-linear-network reading of balanced realizations (MATH.md section 5).
+"""The deep-linear-network reading of balanced realizations (docs/math section 5).
 
 N = 2: ``B := W_1``, ``C := W_2``, ``A := 0`` in discrete time (transfer function ``z^{-1} X``, or
 ``A = -I/2`` in continuous time, same Gramians). The Gramians are ``P = W_1 W_1^*`` and

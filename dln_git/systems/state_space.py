@@ -5,7 +5,7 @@ Continuous time (``dt=None``): ``x' = A x + B u``, ``y = C x + D u``, transfer f
 the same output equation and ``G(z) = C (z I - A)^{-1} B + D``.
 
 The group ``GL(n)`` acts on realizations by ``T.(A, B, C, D) = (T A T^{-1}, T B, C T^{-1}, D)``
-(MATH.md section 5, Kalman realization), keeping the transfer function; it is the analogue of
+(docs/math section 5, Kalman realization), keeping the transfer function; it is the analogue of
 the gauge group acting on the weights of a deep linear network.
 """
 

@@ -1,4 +1,4 @@
-"""Balanced truncation with the a-priori bound and a measured error (MATH.md section 5).
+"""Balanced truncation with the a-priori bound and a measured error (docs/math section 5).
 
 Keep the k largest Hankel singular values ``s_1 >= ... >= s_k`` of the balanced stable part: with
 ``T = S^{-1/2} U^* L_o^*`` and ``T^{-1} = L_c V S^{-1/2}`` restricted to their first k rows / columns

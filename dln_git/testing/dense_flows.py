@@ -1,4 +1,4 @@
-"""Dense reference integrators for the balancing flows on fibers (MATH.md section 3).
+"""Dense reference integrators for the balancing flows on fibers (docs/math section 3).
 
 Small-size, deliberately naive references: the weights are flattened with
 :func:`dln_git.testing.dense.flatten` (row-major) and handed to :func:`scipy.integrate.solve_ivp`,

@@ -29,7 +29,7 @@ def gaussian_weights(widths, rng, is_complex):
 
 
 def rule_layers(widths):
-    """MATH.md section 2, written out independently: (funnels, stabilisers, closed)."""
+    """docs/math section 2, written out independently: (funnels, stabilisers, closed)."""
     r = min(widths)
     funnels, stabs, closed = [], [], True
     for i in range(1, len(widths) - 1):
@@ -64,7 +64,7 @@ def all_patterns(depth, max_width=4):
 def check_pattern(widths, W):
     dims = dense_dims(W)
     funnels, stabs, closed = rule_layers(widths)
-    # the package's width vocabulary is the rule of MATH.md
+    # the package's width vocabulary is the rule of docs/math
     assert dg.funnel_layers(widths) == funnels
     assert dg.stabiliser_layers(widths) == stabs
     assert dg.generic_orbits_closed(widths) == closed
@@ -158,7 +158,7 @@ def test_width_rules_random_deeper_patterns(data):
         ((3, 3, 3), (), (), True),
         ((3, 4, 3, 3), (), (1,), True),
         ((3, 1, 3), (), (), True),
-        ((1, 2, 2), (), (), False),  # MATH.md lists it as a stabiliser example: it is not one
+        ((1, 2, 2), (), (), False),  # docs/math lists it as a stabiliser example: it is not one
         ((5,), None, None, None),
     ],
     ids=str,

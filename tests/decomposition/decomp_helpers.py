@@ -1,4 +1,4 @@
-"""Independent helpers for the decomposition tests (MATH.md section 4), plain numpy from the
+"""Independent helpers for the decomposition tests (docs/math section 4), plain numpy from the
 defining formulas; nothing here is imported from ``dln_git``."""
 
 from __future__ import annotations

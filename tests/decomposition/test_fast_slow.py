@@ -1,4 +1,4 @@
-"""The fast-slow system (MATH.md section 4): exact balancing law on the fast time, and the O(eps)
+"""The fast-slow system (docs/math section 4): exact balancing law on the fast time, and the O(eps)
 distance to the learning flow over three decades of eps."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Gradient of L = E(phi(W)) + lam R(W) and the vertical/horizontal split (MATH.md section 4),
+"""Gradient of L = E(phi(W)) + lam R(W) and the vertical/horizontal split (docs/math section 4),
 against the explicit products B_j^* G F_{j-1}^*, finite differences and the dense projector."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def test_vertical_part_of_the_training_velocity_is_lam_times_the_l2_field(widths
 
 
 def test_on_funnels_the_vertical_part_leaves_the_orbit():
-    """(1, 2, 3, 3): Pi_V(W) differs from the orbit projection P_W(W) (MATH.md section 3)."""
+    """(1, 2, 3, 3): Pi_V(W) differs from the orbit projection P_W(W) (docs/math section 3)."""
     rng = np.random.default_rng(5)
     W = tuple(rng.standard_normal(s) for s in [(2, 1), (3, 2), (3, 3)])
     vertical, _ = split(W, W)

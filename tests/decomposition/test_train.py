@@ -1,4 +1,4 @@
-"""Training (``dln_git.decomposition.train``): the exact laws of MATH.md section 4 along the flow,
+"""Training (``dln_git.decomposition.train``): the exact laws of docs/math section 4 along the flow,
 GD and SGD, against closed forms, the explicit moment map and the learning flow."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Independent helpers for the acceptance tests of ``dln_git.flows`` (MATH.md sections 1-3).
+"""Independent helpers for the acceptance tests of ``dln_git.flows`` (docs/math sections 1-3).
 
 Everything here is plain numpy written from the defining formulas: the end-to-end product, the
 moment map ``mu_i = W_i W_i^* - W_{i+1}^* W_{i+1}``, the regularizer, its minimum on the fiber
@@ -42,7 +42,7 @@ def regularizer(W) -> float:
 
 
 def min_regularizer_svd(X, N: int, rtol: float = 1e-12) -> float:
-    """(N/2) sum_k s_k^{2/N} over the nonzero singular values of X (MATH.md section 2)."""
+    """(N/2) sum_k s_k^{2/N} over the nonzero singular values of X (docs/math section 2)."""
     s = np.linalg.svd(X, compute_uv=False)
     s = s[s > rtol * s[0]] if s.size and s[0] > 0 else s[:0]
     return float(0.5 * N * np.sum(s ** (2.0 / N)))
@@ -168,7 +168,7 @@ def rank_one_first_layer(widths, seed: int):
     return (u @ v / np.sqrt(widths[0]), *W[1:])
 
 
-#: Named instances covering every regime of MATH.md section 2 (all small).
+#: Named instances covering every regime of docs/math section 2 (all small).
 def regime_instances():
     cases = {}
     for k, widths in enumerate([(3, 3, 3), (2, 2, 2, 2, 2)]):

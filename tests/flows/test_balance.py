@@ -1,4 +1,4 @@
-"""Acceptance tests of ``dln_git.flows.balance`` and of the Newton identity behind it (MATH.md 2-3).
+"""Acceptance tests of ``dln_git.flows.balance`` and of the Newton identity behind it (docs/math section 2-3).
 
 Balanced points are checked with the closed-form moment map, the minimum
 ``(N/2) sum s_k^{2/N}`` of R from the SVD of X (for constructed X, from its own factors), the

@@ -1,4 +1,4 @@
-"""Acceptance tests of the finite-time form ``dln_git.flows.l2_flow_finite_time`` (MATH.md section 3).
+"""Acceptance tests of the finite-time form ``dln_git.flows.l2_flow_finite_time`` (docs/math section 3).
 
 With ``s = (1 - exp(-2t))/2``: ``mu(W(s)) = (1 - 2s) mu_0`` exactly, and on closed orbits
 ``W(1/2)`` is the ``t -> infinity`` limit of the L2 orbit flow. Checked with the closed-form

@@ -1,4 +1,4 @@
-"""Acceptance tests of the L2 balancing flow ``dln_git.flows.l2_flow`` (MATH.md section 3).
+"""Acceptance tests of the L2 balancing flow ``dln_git.flows.l2_flow`` (docs/math section 3).
 
 Every check compares with something the flow does not compute itself: the exact law
 ``mu(W(t)) = exp(-2t) mu(W(0))`` evaluated with the closed-form moment map, the end-to-end

@@ -1,4 +1,4 @@
-"""Acceptance tests of the squared-moment-map flow ``dln_git.flows.moment_flow`` (MATH.md section 3).
+"""Acceptance tests of the squared-moment-map flow ``dln_git.flows.moment_flow`` (docs/math section 3).
 
 ``dW/dt = -A_W(mu(W))``, the gradient flow of ``||mu||^2 / 4``. Checked against the dense
 ``solve_ivp`` reference, the closed-form moment map and end-to-end product, and the asymptotic
@@ -74,7 +74,7 @@ def test_converges_on_closed_orbit():
      ((2, 2, 2, 2, 2), [4.0, 0.5])],
 )
 def test_asymptotic_rate_on_closed_equal_width_orbits(widths, s):
-    """Late decay rate of ||mu|| = 4 (1 - cos(pi/N)) s_min(X)^{2/N} (MATH.md section 3, [derived])."""
+    """Late decay rate of ||mu|| = 4 (1 - cos(pi/N)) s_min(X)^{2/N} (docs/math section 3, [derived])."""
     N = len(widths) - 1
     W = spectrum_instance(widths, s, seed=N)
     s_min = np.linalg.svd(product(W), compute_uv=False).min()

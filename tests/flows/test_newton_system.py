@@ -1,6 +1,6 @@
 """Tests of ``dln_git.flows.newton_system``: the kernel certificate and the stacked Newton solve.
 
-MATH.md sections 1-3: ``A_W(xi)_i = xi_i W_i - W_i xi_{i-1}``, the Newton system
+docs/math sections 1-3: ``A_W(xi)_i = xi_i W_i - W_i xi_{i-1}``, the Newton system
 ``Herm(A_W^* A_W s) = mu`` over Hermitian s, and ``d/dt mu(exp(t s).W)|_0 = 2 Herm(A_W^* A_W s)``.
 References: the dense matrix of ``A_W`` (Kronecker blocks, ``dln_git.testing.dense``) and its
 numerical rank, central differences of the closed-form moment map along ``expm``, a dense

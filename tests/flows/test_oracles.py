@@ -44,7 +44,7 @@ def test_oracle_balances_and_keeps_x(W):
 
 @given(closed_orbit_widths(), st.integers(0, 2**32 - 1))
 def test_every_unitary_multiple_is_balanced(widths, seed):
-    """g = U H^{1/2} works for every unitary U (MATH.md section 3)."""
+    """g = U H^{1/2} works for every unitary U (docs/math section 3)."""
     rng = np.random.default_rng(seed)
     W = dg.random_weights(widths, rng)
     res = geometric_mean_balance(W)

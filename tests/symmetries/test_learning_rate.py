@@ -1,4 +1,4 @@
-"""The learning-rate experiment (MATH.md 6.1): initialisations, penalty, training, the scalar
+"""The learning-rate experiment (docs/math section 6.1): initialisations, penalty, training, the scalar
 sharpness fact, the grid table and its summary; each checked against an independent computation
 (explicit norms and forward passes written out here, finite differences, closed forms)."""
 

@@ -1,4 +1,4 @@
-"""Linear-network noise equilibria (MATH.md 6.2): closed forms against the orbit root find and
+"""Linear-network noise equilibria (docs/math section 6.2): closed forms against the orbit root find and
 against per-sample loops, and the seeded SGD/GD simulations."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Exponential symmetries and SGD noise (MATH.md 6.2) against independent computations: finite
+"""Exponential symmetries and SGD noise (docs/math section 6.2) against independent computations: finite
 differences of the loss, brute-force minibatch enumeration, a dense eigen-decomposition of the
 orbit function tr(A Sigma(exp(sA) theta))."""
 

@@ -1,4 +1,4 @@
-"""Quotient observables (MATH.md 6.3): invariance under the symmetry against independent references.
+"""Quotient observables (docs/math section 6.3): invariance under the symmetry against independent references.
 
 * DLN: singular values by a dense product and numpy's SVD, balanced layer norms by the closed form
   ``sum_k s_k^{2/N}``, invariance under a random gauge element ``exp(xi)``.

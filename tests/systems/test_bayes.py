@@ -1,4 +1,4 @@
-"""Bayesian readings (MATH.md section 5): MAP balanced, the induced prior on X, the Laplace limit.
+"""Bayesian readings (docs/math section 5): MAP balanced, the induced prior on X, the Laplace limit.
 
 References are independent of the code under test: singular value soft-thresholding (N = 2 MAP),
 the Bessel closed form against fiber quadrature, the conditional-Gaussian CDF of a product

@@ -1,4 +1,4 @@
-"""MALA on the weights (MATH.md section 5): gradients, exactness against closed forms and
+"""MALA on the weights (docs/math section 5): gradients, exactness against closed forms and
 quadrature, the concentration trend, diagnostics and options.
 
 Statistical checks use independent chains as batches: the per-chain statistic (a fraction of

@@ -1,4 +1,4 @@
-"""The DLN reading (MATH.md section 5): N = 2 realizations, deep reduction, naive partial Gramians."""
+"""The DLN reading (docs/math section 5): N = 2 realizations, deep reduction, naive partial Gramians."""
 
 import numpy as np
 import pytest

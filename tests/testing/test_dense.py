@@ -2,7 +2,7 @@
 
 The reference is trusted only through checks that do not reuse its own construction: finite
 differences of the end-to-end product and of the group action, closed-form formulas from
-MATH.md, projector identities and dimension counts.
+docs/math, projector identities and dimension counts.
 """
 
 from functools import reduce
@@ -254,7 +254,7 @@ def test_complex_projector_is_the_real_projector():
 
 
 # ---------------------------------------------------------------------------------------------
-# Dimension counts (MATH.md section 2)
+# Dimension counts (docs/math section 2)
 # ---------------------------------------------------------------------------------------------
 
 

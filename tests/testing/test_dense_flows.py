@@ -1,7 +1,7 @@
 """Independent checks of the dense reference flows ``dln_git.testing.dense_flows``.
 
 The flows are checked against things they do not compute themselves: the closed-form moment map
-``mu_i = W_i W_i^* - W_{i+1}^* W_{i+1}`` and its exact decay laws (MATH.md section 3), the
+``mu_i = W_i W_i^* - W_{i+1}^* W_{i+1}`` and its exact decay laws (docs/math section 3), the
 end-to-end product, the minimum of the regularizer on the fiber from the SVD of X, the N = 2
 geometric-mean oracle, and vector fields rebuilt here column by column from the defining formulas
 of ``A_W`` and ``dphi_W`` (not from the Kronecker matrices of ``dln_git.testing.dense``).
@@ -66,7 +66,7 @@ def diff_norm(U, V):
 
 
 def min_regularizer(X, N):
-    """(N/2) sum_k s_k^{2/N} over the singular values of X (MATH.md section 2)."""
+    """(N/2) sum_k s_k^{2/N} over the singular values of X (docs/math section 2)."""
     s = np.linalg.svd(X, compute_uv=False)
     return 0.5 * N * np.sum(s ** (2.0 / N))
 
@@ -141,7 +141,7 @@ def test_l2_flow_moment_decay_fixed_product_and_decreasing_regularizer(widths, k
     mu0, X0 = moment_map(W), product(W)
     R = np.array([regularizer(Wt) for Wt in flow.weights])
     for t, Wt in zip(flow.times, flow.weights, strict=True):
-        # mu(W(t)) = exp(-2t) mu(W(0)) exactly (MATH.md section 3)
+        # mu(W(t)) = exp(-2t) mu(W(0)) exactly (docs/math section 3)
         assert diff_norm(moment_map(Wt), [np.exp(-2 * t) * m for m in mu0]) <= 1e-8 * norm(mu0)
         # the end-to-end product is the fiber's label: it does not move
         assert np.linalg.norm(product(Wt) - X0) <= 1e-8 * np.linalg.norm(X0)
@@ -170,7 +170,7 @@ def test_initial_velocity_matches_independent_vector_field(widths, kind, seed, f
 
 
 def test_fiber_and_orbit_flows_differ_on_a_deep_funnel_and_agree_elsewhere():
-    """MATH.md section 2: Pi_V(W) != P_W(W) on (1, 2, 3, 3) but Pi_V = P_W off funnels."""
+    """docs/math section 2: Pi_V(W) != P_W(W) on (1, 2, 3, 3) but Pi_V = P_W off funnels."""
     t = np.array([0.0, 0.5, 1.0])
     for widths, differ in [((1, 2, 3, 3), True), ((4, 3, 2, 1), True), ((3, 3, 3), False), ((3, 2, 1), False)]:
         W = random_weights(widths, "real", 0)
@@ -189,7 +189,7 @@ def test_fiber_and_orbit_flows_differ_on_a_deep_funnel_and_agree_elsewhere():
 def test_n2_limit_is_the_balanced_point_of_the_geometric_mean_oracle(seed):
     """N = 2 on (3, 3, 3): the limit W* satisfies W1* W1*^* = W2*^* W2*, W2* W1* = X,
     R(W*) = ||X||_* (= (N/2) sum s^{2/N} for N = 2), and W* = (U H^{1/2} W_1, W_2 H^{-1/2} U^*)
-    with H the geometric mean of P = W_1 W_1^*, Q = W_2^* W_2 (MATH.md section 3)."""
+    with H the geometric mean of P = W_1 W_1^*, Q = W_2^* W_2 (docs/math section 3)."""
     W1, W2 = W = random_weights((3, 3, 3), "real", seed)
     flow = DF.dense_l2_flow(W, np.array([0.0, 15.0]), space="fiber")
     A, B = flow.weights[-1]
@@ -235,7 +235,7 @@ def test_moment_flow_decreases_moment_norm_and_keeps_product(widths, kind, seed)
 
 @pytest.mark.parametrize(("widths", "seed"), [((3, 3, 3), 0), ((2, 2, 2, 2, 2), 0)])
 def test_moment_flow_asymptotic_rate_on_closed_equal_width_orbits(widths, seed):
-    """MATH.md section 3: ||mu|| ~ exp(-c t), c = 4 (1 - cos(pi/N)) s_min(X)^{2/N}."""
+    """docs/math section 3: ||mu|| ~ exp(-c t), c = 4 (1 - cos(pi/N)) s_min(X)^{2/N}."""
     W = random_weights(widths, "real", seed)
     N = len(W)
     c = 4 * (1 - np.cos(np.pi / N)) * np.linalg.svd(product(W), compute_uv=False).min() ** (2 / N)

@@ -1,12 +1,12 @@
 """The Gram operator ``A_W^* A_W`` on the Lie algebra and its minimum-norm solver.
 
-MATH.md section 2:
+docs/math section 2:
 ``(A_W^* A_W xi)_i = xi_i W_i W_i^* + W_{i+1}^* W_{i+1} xi_i``
 ``- W_i xi_{i-1} W_i^* - W_{i+1}^* xi_{i+1} W_{i+1}``,
 block-tridiagonal with Sylvester diagonal blocks, complex-linear, self-adjoint and positive
 semi-definite; singular exactly where W has a non-trivial stabiliser (``ker A^*A = ker A``).
 
-MATH.md section 3 (Newton balancing): ``Herm(A_W^* A_W s) = mu`` over Hermitian s
+docs/math section 3 (Newton balancing): ``Herm(A_W^* A_W s) = mu`` over Hermitian s
 (:meth:`GramOperator.solve_hermitian`), with kernel ``ker A_W ∩ Hermitian``.
 
 Preconditioners: block-Jacobi, symmetric block Gauss–Seidel, and the diagonal balanced model

@@ -1,6 +1,6 @@
 """The diagonal balanced model of the Gram operator (the ``"balanced"`` preconditioner).
 
-MATH.md section 2: in the frames of :mod:`dln_git.core.gram.frames` the Gram operator
+docs/math section 2: in the frames of :mod:`dln_git.core.gram.frames` the Gram operator
 ``A_W^* A_W`` keeps, on the diagonal of every block, ``d^2`` independent tridiagonal chains of
 length N - 1; at a balanced point these chains are the whole operator.
 """

@@ -1,6 +1,6 @@
 """Unitary frames of the hidden spaces in which the Gram operator is nearly entrywise.
 
-MATH.md section 2: at a balanced point ``W_i = Q_i S^{1/N} Q_{i-1}^*`` the frames ``E_i`` built
+docs/math section 2: at a balanced point ``W_i = Q_i S^{1/N} Q_{i-1}^*`` the frames ``E_i`` built
 here (``E_1`` an eigenbasis of ``W_1 W_1^* + W_2^* W_2``, then ``E_i`` the polar or QR factor of
 ``W_i E_{i-1}``) make every ``E_i^* W_i E_{i-1}`` diagonal, so the Gram operator written in them
 is the diagonal balanced model of :mod:`dln_git.core.gram.balanced_model`.

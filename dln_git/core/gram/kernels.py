@@ -1,6 +1,6 @@
 """``ker A_W ∩ {Hermitian tuples}``: the kernel of the Hermitian Newton system.
 
-MATH.md section 3 (Newton balancing): ``Herm(A_W^* A_W s) = mu`` over Hermitian s has kernel
+docs/math section 3 (Newton balancing): ``Herm(A_W^* A_W s) = mu`` over Hermitian s has kernel
 ``ker A_W ∩ Hermitian``, computed here densely from the factored stabiliser algebra ``ker A_W``.
 """
 

@@ -1,11 +1,11 @@
 """The Gram operator ``A_W^* A_W`` on the Lie algebra and its minimum-norm solves.
 
-MATH.md section 2:
+docs/math section 2:
 ``(A_W^* A_W xi)_i = xi_i W_i W_i^* + W_{i+1}^* W_{i+1} xi_i``
 ``- W_i xi_{i-1} W_i^* - W_{i+1}^* xi_{i+1} W_{i+1}``,
 block-tridiagonal with Sylvester diagonal blocks, complex-linear, self-adjoint and positive
 semi-definite; singular exactly where W has a non-trivial stabiliser (``ker A^*A = ker A``).
-MATH.md section 3 (Newton balancing): ``Herm(A_W^* A_W s) = mu`` over Hermitian s
+docs/math section 3 (Newton balancing): ``Herm(A_W^* A_W s) = mu`` over Hermitian s
 (:meth:`GramOperator.solve_hermitian`).
 """
 
@@ -303,7 +303,7 @@ class GramOperator(LinearOperator):
     ) -> GramSolution:
         """Minimum-norm Hermitian solution of the Newton system ``Herm(A_W^* A_W s) = rhs``.
 
-        MATH.md section 3: along ``exp(t s).W`` (s Hermitian), ``d mu = 2 Herm(A_W^* A_W s)``, so
+        docs/math section 3: along ``exp(t s).W`` (s Hermitian), ``d mu = 2 Herm(A_W^* A_W s)``, so
         the geodesic Newton step ``W <- exp(-s/2).W`` solves this system with ``rhs = mu(W)``.
         The operator is real-linear, symmetric positive semi-definite on Hermitian tuples for
         ``<A, B> = Re tr(A^* B)``, with kernel ``ker A_W ∩ Hermitian`` (``ker A_W`` itself is not

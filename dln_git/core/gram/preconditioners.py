@@ -1,6 +1,6 @@
 """Preconditioners of the Gram operator ``A_W^* A_W`` (see :meth:`GramOperator.preconditioner`).
 
-MATH.md section 2: the operator is block-tridiagonal with Sylvester diagonal blocks
+docs/math section 2: the operator is block-tridiagonal with Sylvester diagonal blocks
 ``xi_i -> W_{i+1}^* W_{i+1} xi_i + xi_i W_i W_i^*``. ``"jacobi"`` inverts those blocks,
 ``"block_lu"`` is a symmetric block Gauss–Seidel sweep with diagonal Schur complements, and
 ``"balanced"`` is the pseudo-inverse of the diagonal balanced model in the frames of

@@ -1,6 +1,6 @@
 """The Gram solution record and the minimum-norm preconditioned-CG driver behind every solve.
 
-MATH.md section 2: ``A_W^* A_W xi = rhs`` is solvable for ``rhs`` in the range (``mu = A_W^*(W)``
+docs/math section 2: ``A_W^* A_W xi = rhs`` is solvable for ``rhs`` in the range (``mu = A_W^*(W)``
 always is); PCG does not return the minimum-norm solution by itself, so the kernel is projected
 out of the right-hand side, of the preconditioner and of the result.
 """

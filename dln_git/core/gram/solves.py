@@ -1,6 +1,6 @@
 """The public entry points: :func:`gram_operator` and :func:`solve_gram` (scale-invariant).
 
-MATH.md section 2: the minimum-norm solution ``xi = (A_W^* A_W)^+ rhs``; since
+docs/math section 2: the minimum-norm solution ``xi = (A_W^* A_W)^+ rhs``; since
 ``A_{cW}^* A_{cW} = c^2 A_W^* A_W`` the solve runs on weights rescaled to unit size.
 """
 

@@ -7,7 +7,7 @@ The orthonormal factors come from an integer seed drawn by Hypothesis and fed to
 ``numpy.random.default_rng``; the singular values are drawn by Hypothesis itself as bounded
 floats, so shrinking acts on the quantities that matter (widths, spectra, scale factors).
 
-Conventions (see ``MATH.md``, section 1): widths ``d = (d_0, ..., d_N)`` are a tuple of positive
+Conventions (see ``docs/math``, section 1): widths ``d = (d_0, ..., d_N)`` are a tuple of positive
 ints with depth ``N >= 1``; weights ``W = (W_1, ..., W_N)`` are a tuple of ``float64`` (or
 ``complex128``) arrays, ``W_i`` of shape ``(d_i, d_{i-1})``; Lie algebra elements
 ``xi = (xi_1, ..., xi_{N-1})`` and gauge elements ``g = (g_1, ..., g_{N-1})`` are tuples of square

@@ -3,7 +3,7 @@
 :func:`weights` draws layers ``W_i = U_i diag(s_i) V_i^*`` of bounded condition number,
 :func:`end_to_end_matrices` matrices ``X`` of exact rank, and :func:`balanced_weights_with_end_to_end`
 / :func:`balanced_weights` balanced weights (``mu(W) = 0``) built from the SVD chart of an ``X``
-(MATH.md section 2), independently of any balancing code.
+(docs/math section 2), independently of any balancing code.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def balanced_weights_with_end_to_end(
 ) -> st.SearchStrategy[tuple[tuple[np.ndarray, ...], np.ndarray]]:
     """Balanced weights together with their end-to-end matrix, ``(W, X)``.
 
-    Built from the SVD chart (MATH.md, section 2), independently of any balancing code:
+    Built from the SVD chart (docs/math, section 2), independently of any balancing code:
     ``X = U S V^*`` of rank ``r``, ``W_1 = Q_1 S^{1/N} V^*``, ``W_i = Q_i S^{1/N} Q_{i-1}^*``,
     ``W_N = U S^{1/N} Q_{N-1}^*`` with ``U, V, Q_i`` Haar matrices with ``r`` orthonormal columns.
     Then ``W_i W_i^* = Q_i S^{2/N} Q_i^* = W_{i+1}^* W_{i+1}`` (``mu(W) = 0``),
