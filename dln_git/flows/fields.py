@@ -46,6 +46,7 @@ class L2Generator(_Failures):
         self.fixed_rhs = fixed_rhs
         self.trivial_stabiliser = trivial_stabiliser
         self.iterations = 0
+        self.solves = 0
         self.dense_fallbacks = 0
         self._last = None
 
@@ -55,6 +56,7 @@ class L2Generator(_Failures):
         gram = GramOperator(W, trivial_kernel=self.trivial_stabiliser)
         sol = gram.solve(rhs, rtol=self.rtol, x0=self._last)
         self.iterations += sol.iterations
+        self.solves += 1
         xi = sol.xi
         if not sol.converged and sol.residual > 100 * self.rtol:
             if gram.shape[0] <= DENSE_FALLBACK_DIM:
