@@ -121,7 +121,8 @@ def l2_flow(
     if len(opts.W) == 1:
         return constant_result(opts.W, opts, flow=flow, method=method, reason=DEPTH_ONE)
     scale = FlowScale.of(opts.W, degree=1)
-    return scale.outward(run_l2(scale.inward(opts), method=method, space=space))
+    res = run_l2(scale.inward(opts), method=method, space=space)
+    return replace(scale.outward(res), solver_iterations=res.solver_iterations)
 
 
 def run_l2(opts: FlowOptions, *, method: str, space: str, budget=None) -> FlowResult:
@@ -154,10 +155,12 @@ def run_l2(opts: FlowOptions, *, method: str, space: str, budget=None) -> FlowRe
         return run_projected(W, velocity, retract, opts, flow=flow, notes=notes, budget=budget)
     generator = L2Generator(inner, trivial_stabiliser=stabiliser_subspace(W).dim == 0)
     if method == "scipy":
-        return run_scipy(W, orbit_velocity(generator), opts, flow=flow, notes=notes)
-    if method == "group8":
-        return run_rkmk8(W, generator, opts, flow=flow, notes=notes, budget=budget)
-    return run_group(W, generator, opts, flow=flow, notes=notes, budget=budget)
+        res = run_scipy(W, orbit_velocity(generator), opts, flow=flow, notes=notes)
+    elif method == "group8":
+        res = run_rkmk8(W, generator, opts, flow=flow, notes=notes, budget=budget)
+    else:
+        res = run_group(W, generator, opts, flow=flow, notes=notes, budget=budget)
+    return replace(res, solver_iterations=generator.iterations)
 
 
 def l2_flow_finite_time(
@@ -191,7 +194,10 @@ def l2_flow_finite_time(
 
     On funnel widths where W has a component in the non-gauge fiber directions this integrates
     the orbit flow, not the fiber flow (the message says so). Scale: homogeneous of degree 1,
-    like :func:`l2_flow` (``s`` does not rescale).
+    like :func:`l2_flow` (``s`` does not rescale). ``method``: ``"group"`` (RKMK DP5(4)),
+    ``"group8"`` (RKMK on the DOP853 tableau, :mod:`dln_git.flows.rkmk8`, the scheme of
+    ``balance(method="l2")``) or ``"scipy"`` (DOP853 on the flattened weights, X drifts);
+    ``solver_iterations`` of the result counts the PCG iterations of all Gram solves.
     """
     (method,) = _check(method=(method, METHOD))
     opts = check_options(W, s_final, rtol, atol, record, s_eval, step, max_steps, mu_tol=mu_tol,
@@ -211,8 +217,9 @@ def l2_flow_finite_time(
                       "; converged is False: on a non-closed orbit the end point is only Hoelder-1/2 in s at "
                       "s = 1/2 and is not certified as the L2 flow's limit (measured up to 1e-5 away from it); "
                       "use l2_flow")
-        return scale.outward(res)
-    return scale.outward(_limit_verdict(res, target, inner.t_final, mu0))
+        return replace(scale.outward(res), solver_iterations=res.solver_iterations)
+    out = scale.outward(_limit_verdict(res, target, inner.t_final, mu0))
+    return replace(out, solver_iterations=res.solver_iterations)
 
 
 def run_finite_time(opts: FlowOptions, *, method: str) -> FlowResult:
@@ -241,6 +248,7 @@ def run_finite_time(opts: FlowOptions, *, method: str) -> FlowResult:
         res = run_rkmk8(W, generator, opts, flow=flow, notes=notes, time_name="s")
     else:
         res = run_group(W, generator, opts, flow=flow, notes=notes, time_name="s")
+    res = replace(res, solver_iterations=generator.iterations)
     return res if reg.orbit_closed else replace(res, converged=None)
 
 

@@ -46,6 +46,10 @@ class FlowResult:
         The integration arrived at the final time (``t_final``, or ``s_final``) with every step
         within its error tolerance, every inner solve converged and a finite output. False if
         it stopped earlier (at ``mu_tol``, a budget, a step-size collapse or a failed solve).
+    solver_iterations : int
+        Iterations of the inner linear solves over the whole run (for the L2 orbit flows and the
+        finite-time form: the preconditioned-CG iterations of every Gram solve ``A_W^* A_W xi =
+        rhs``); 0 where the flow has none or does not count them.
 
     Notes
     -----
@@ -68,6 +72,7 @@ class FlowResult:
     method: str
     trajectory: tuple | None = None
     reached_t_final: bool = False
+    solver_iterations: int = 0
 
     @property
     def max_x_drift(self) -> float:

@@ -84,3 +84,30 @@ def test_balance_l2_limit_unchanged_and_mu_rate():
     mu0 = run.mu_norm[0]
     rates = run.mu_norm[1:] / (mu0 * np.exp(-2 * run.times[1:]))
     assert np.max(np.abs(rates - 1)) <= 1e-9, rates
+
+
+def test_solver_iterations_reported():
+    """``FlowResult.solver_iterations`` is the sum of the PCG iterations of the Gram solves
+    (counted independently by wrapping GramOperator.solve), for both schemes and at any scale."""
+    from dln_git.core.gram import GramOperator
+
+    W = gaussian_weights((3, 3, 3, 3), np.random.default_rng(5))
+    original = GramOperator.solve
+    for method in ("group", "group8"):
+        count = [0, 0]
+
+        def solve(op, *args, _count=count, **kwargs):
+            _count[1] += 1
+            sol = original(op, *args, **kwargs)
+            if _count[1] == 1:  # only the outermost call (a solve may delegate to its frames)
+                _count[0] += sol.iterations
+            _count[1] -= 1
+            return sol
+
+        GramOperator.solve = solve
+        try:
+            res = l2_flow_finite_time(tuple(1e120 * w for w in W), method=method, rtol=1e-10)
+        finally:
+            GramOperator.solve = original
+        assert res.converged, res.message
+        assert res.solver_iterations == count[0] > 0
