@@ -37,6 +37,12 @@ ORDER8 = 8
 _STAGES = _dop853.N_STAGES  # 12
 _A = np.asarray(_dop853.A[:_STAGES, :_STAGES], dtype=float)
 _B = np.asarray(_dop853.B, dtype=float)
+_C = np.asarray(_dop853.C[:_STAGES], dtype=float)
+#: Degree of the Lagrange polynomial in c through the nearest stages that predicts the next stage's
+#: field (warm start of its Gram solve): measured PCG iterations per solve at (16,)*5 and (32,)*5,
+#: rtol 1e-11, seeds 0-1: 29.1, 24.9, 32.9, 35.9 without prediction, 24.6, 21.1, 28.2, 30.1 with
+#: degree 1.
+_PREDICTION_DEGREE = 3
 _E3 = np.asarray(_dop853.E3, dtype=float)
 _E5 = np.asarray(_dop853.E5, dtype=float)
 
@@ -83,6 +89,25 @@ class Rkmk8Stepper(GroupStepper):
 
     order = 5  # the order the controller must assume for the returned error (see above)
 
+    def _suggest(self, F, s: int) -> None:
+        """Warm start for stage s (node ``c_s``; ``c = 1`` for the end point): the field
+        extrapolated in c by the Lagrange polynomial through the computed stages with the nearest
+        distinct nodes (degree :data:`_PREDICTION_DEGREE`), passed to the generator if it takes
+        suggestions (:meth:`dln_git.flows.fields.L2Generator.suggest`); the inner solve's answer
+        does not depend on it, only its iteration count."""
+        suggest = getattr(self._field, "suggest", None)
+        if suggest is None or len(F) < 2:
+            return
+        c = _C[s] if s < _STAGES else 1.0
+        nodes = []  # the nearest stages with distinct nodes, at most ORDER_OF_PREDICTION + 1
+        for j in sorted(range(len(F)), key=lambda j: (abs(_C[j] - c), j)):
+            if all(_C[j] != _C[k] for k in nodes):
+                nodes.append(j)
+            if len(nodes) == _PREDICTION_DEGREE + 1:
+                break
+        weights = [np.prod([(c - _C[k]) / (_C[j] - _C[k]) for k in nodes if k != j]) for j in nodes]
+        suggest(lincomb(weights, [F[j] for j in nodes]))
+
     def step(self, W, F1, h: float) -> StepOutcome:
         try:
             return super().step(W, F1, h)
@@ -91,11 +116,15 @@ class Rkmk8Stepper(GroupStepper):
 
     def _step(self, W, F1, h: float) -> StepOutcome:
         K = [F1]
+        F = [F1]  # the raw stage fields, for warm starts of the generator's inner solves
         for s in range(1, _STAGES):
             theta = _bounded(lincomb(h * _A[s, :s], K))
-            K.append(dexpinv8(theta, self.field(act_exp(W, theta))))
+            self._suggest(F, s)
+            F.append(self.field(act_exp(W, theta)))
+            K.append(dexpinv8(theta, F[-1]))
         theta = _bounded(lincomb(h * _B, K))
         W_new = act_exp(W, theta)
+        self._suggest(F, _STAGES)
         F_new = self.field(W_new)
         K.append(dexpinv8(theta, F_new))
         scale = self.atol + self.rtol * norm(W_new)

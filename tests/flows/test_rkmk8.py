@@ -111,3 +111,18 @@ def test_solver_iterations_reported():
             GramOperator.solve = original
         assert res.converged, res.message
         assert res.solver_iterations == count[0] > 0
+
+
+def test_stage_warm_starts_change_iterations_not_the_flow(monkeypatch):
+    """The extrapolated warm starts of the stage solves leave the trajectory unchanged (to the
+    inner solves' tolerance) and save PCG iterations (same instance without them)."""
+    import dln_git.flows.fields as fields
+
+    W = gaussian_weights((4, 4, 4, 4, 4), np.random.default_rng(6))
+    with_hints = l2_flow_finite_time(W, method="group8", rtol=1e-11)
+    monkeypatch.setattr(fields.L2Generator, "suggest", None)
+    without = l2_flow_finite_time(W, method="group8", rtol=1e-11)
+    assert with_hints.converged and without.converged
+    assert with_hints.evaluations == without.evaluations
+    assert rel_diff(with_hints.weights, without.weights) <= 1e-10
+    assert with_hints.solver_iterations < without.solver_iterations
