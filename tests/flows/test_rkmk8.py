@@ -126,3 +126,42 @@ def test_stage_warm_starts_change_iterations_not_the_flow(monkeypatch):
     assert with_hints.evaluations == without.evaluations
     assert rel_diff(with_hints.weights, without.weights) <= 1e-10
     assert with_hints.solver_iterations < without.solver_iterations
+
+
+def _ill_conditioned_chain(widths, cond_x, rng):
+    """g.W_bal over X = U diag(logspace(0, -log10 cond_x)) V^T (equal widths), g a random gauge."""
+    import dln_git as dg
+
+    d = widths[0]
+    U = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    V = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    X = (U * np.logspace(0, -np.log10(cond_x), d)) @ V.T
+    Wb = dg.balanced_from_end_to_end(X, widths)
+    g = [sl.expm(0.1 * rng.standard_normal((d, d))) for _ in widths[1:-1]]
+    return dg.gauge_act(g, Wb), X
+
+
+def test_closed_in_float64():
+    """cond(X) = 1e12 (beyond the regime's 1e10 rank test) with every hidden width the generic
+    rank: the orbit is closed, the L2 balance runs the orbit flow and reaches R = Rmin (SVD
+    closed form); an X with an exactly zero singular value stays not closed."""
+    import dln_git as dg
+    from dln_git.core.regime import regime
+    from dln_git.flows.l2 import closed_in_float64
+
+    rng = np.random.default_rng(8)
+    W, X = _ill_conditioned_chain((4,) * 5, 1e12, rng)
+    assert np.linalg.cond(X) > 1e11
+    reg = regime(W)
+    assert not reg.orbit_closed and closed_in_float64(W, reg)
+    bal = balance(W, method="l2", tol=1e-10)
+    assert bal.converged, bal.message
+    s = np.linalg.svd(X, compute_uv=False)
+    r_min = 0.5 * 4 * np.sum(s ** (2 / 4))
+    assert abs(dg.regularizer(bal.weights) / r_min - 1) <= 1e-9
+    W0 = list(W)
+    W0[0] = W0[0].copy()
+    W0[0][-1] = 0.0  # rank W_1 = 3: X of rank 3 exactly
+    assert not closed_in_float64(tuple(W0), regime(tuple(W0)))
+    wide = dg.random_weights((2, 4, 2), 0)
+    assert closed_in_float64(wide, regime(wide)) == regime(wide).orbit_closed
