@@ -10,7 +10,7 @@
     errors. From Python, :func:`dln_git.claims.verify` takes any
     :class:`concurrent.futures.Executor`, e.g. a dask.distributed cluster's.
 ``dln-git figures``
-    Rebuild the figures of ``paper_figures`` (run from the repository root).
+    Rebuild the paper's figures (:mod:`dln_git.figures`).
 ``dln-git derive``
     Moment map and Kempf–Ness conditions derived symbolically for given widths.
 
@@ -32,14 +32,14 @@ import argparse
 import importlib
 import os
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 
+from . import cli_figures
 from .claims import SIZES, ClaimSummary, UnknownClaimError, select_claims, verify
 from .claims.report import format_number
 from .claims.report_file import ReportPathError, check_report_path
 from .claims.runner import VerifyInterrupted, worker_count
+from .cli_figures import import_paper_figures as _import_paper_figures
 
 _fmt = format_number
 
@@ -172,82 +172,10 @@ def _verify(args) -> int:
     return report.exit_code
 
 
-def _import_paper_figures():
-    """``paper_figures`` (a top-level package of the repository, not installed with dln-git):
-    imported as is, or from the current directory when run from the repository root."""
-    try:
-        return importlib.import_module("paper_figures")
-    except ModuleNotFoundError as exc:
-        root = Path.cwd()
-        if exc.name != "paper_figures" or not (root / "paper_figures" / "__init__.py").is_file():
-            raise
-        sys.path.insert(0, str(root))
-        return importlib.import_module("paper_figures")
-
-
-def _output_directory_problem(out: Path) -> str | None:
-    """Why figures cannot be written in ``out`` (created if missing), or None if they can: a
-    file is created there and removed, as the build will."""
-    if out.exists() and not out.is_dir():
-        return f"{os.fspath(out)!r} exists and is not a directory"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        return f"cannot write in directory {os.fspath(out)!r}: {exc.strerror or exc}"
-    return None
-
-
 def _figures(args) -> int:
-    try:
-        paper_figures = _import_paper_figures()
-    except ImportError as exc:
-        print(
-            f"dln-git figures: cannot import paper_figures ({exc}); run from the repository root, where "
-            "paper_figures/ lives, with the package's dependencies installed",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    known = list(paper_figures.FIGURES)
-    if args.list:
-        for name, module in paper_figures.FIGURES.items():
-            doc = (module.__doc__ or "").strip().splitlines()
-            print(f"{name:28s} {doc[0] if doc else ''}")
-        return 0
-    unknown = [name for name in args.only or () if name not in paper_figures.FIGURES]
-    if unknown:
-        return _usage_error(
-            "figures", "--only", f"unknown figure(s) {', '.join(map(repr, unknown))}; known figures: {', '.join(known)}"
-        )
-    problem = _output_directory_problem(args.out)
-    if problem is not None:
-        return _usage_error("figures", "--out", problem)
-    built: list[str] = []
-
-    def log(line: str) -> None:
-        built.append(line)
-        print(line, file=sys.stderr, flush=True)
-
-    total = len(set(args.only)) if args.only else len(known)
-    try:
-        paths = paper_figures.build(args.out, only=args.only, size="smoke" if args.smoke else "paper", log=log)
-    except KeyboardInterrupt:
-        print(
-            f"dln-git figures: interrupted: {len(built)} of {total} figures built; the files of the figure in "
-            "progress may be incomplete",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    except OSError as exc:  # the file system, not the code: disk full, permissions changed meanwhile
-        print(f"dln-git figures: cannot write the figures: {exc}", file=sys.stderr)
-        return 1
-    except Exception:
-        print("dln-git figures: building the figures failed:\n" + traceback.format_exc(), file=sys.stderr)
-        return 1
-    for path in paths:
-        print(path)
-    return 0
+    """``dln-git figures`` (:func:`dln_git.cli_figures.run`), importing :mod:`dln_git.figures` through this
+    module's ``_import_paper_figures`` (tests replace it with a stand-in)."""
+    return cli_figures.run(args, import_paper_figures=_import_paper_figures)
 
 
 def _parse_widths(text: str) -> tuple[int, ...]:
@@ -372,14 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--list", action="store_true", help="list the selected claims instead of running them")
     verify.set_defaults(func=_verify)
-    figures = sub.add_parser("figures", help="rebuild the paper figures (from the repository root)")
-    figures.add_argument("--only", nargs="+", metavar="NAME", help="figures to build (default: all)")
-    figures.add_argument(
-        "--out", type=Path, default=Path("figures"), metavar="DIR", help="output directory (default ./figures)"
-    )
-    figures.add_argument("--smoke", action="store_true", help="small, fast versions (a smoke test), not paper quality")
-    figures.add_argument("--list", action="store_true", help="list the figures (name, first docstring line) and exit")
-    figures.set_defaults(func=_figures)
+    cli_figures.add_parser(sub, func=_figures)
     derive = sub.add_parser("derive", help="derive the moment map and Kempf–Ness conditions symbolically")
     derive.add_argument("--widths", type=_parse_widths, required=True, help="widths d_0,...,d_N, e.g. 2,3,2")
     derive.add_argument("--complex", action="store_true", help="complex weights (U(d) instead of O(d))")

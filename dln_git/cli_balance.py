@@ -29,6 +29,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="iteration (Newton) or step (flows) budget (default: the method's own)")
     p.add_argument("--layers", nargs="+", metavar="NAME",
                    help="the layers in math order (W_1 first), or one glob pattern (default: W_1, W_2, ...)")
+    p.add_argument("--save-result", type=Path, metavar="FILE",
+                   help="also write the whole balancing result (.npz; read it with dln_git.results_io.load_result)")
     p.set_defaults(func=run)
     return p
 
@@ -51,6 +53,9 @@ def run(args) -> int:
         return _error("IN", str(exc))
     if args.output.suffix not in (".npz", ".safetensors"):
         return _error("-o/--output", f"must end in .npz or .safetensors, got {args.output.name!r}")
+    save_result = getattr(args, "save_result", None)
+    if save_result is not None and save_result.suffix != ".npz":
+        return _error("--save-result", f"must end in .npz, got {save_result.name!r}")
     try:
         result = balance(W, method=args.method, tol=args.tol, max_iter=args.max_iter)
     except (ValueError, TypeError) as exc:
@@ -67,4 +72,11 @@ def run(args) -> int:
         io.save_weights(args.output, result.weights, names)
     except (OSError, ValueError, ImportError) as exc:
         return _error("-o/--output", str(exc))
+    if save_result is not None:
+        from .results_io import save_result as write_result
+
+        try:
+            write_result(save_result, result)
+        except (OSError, ValueError, TypeError) as exc:
+            return _error("--save-result", str(exc))
     return 0 if result.converged else EXIT_NOT_CONVERGED

@@ -1,6 +1,6 @@
 """Weights in and out: a chain of layers ``(W_1, ..., W_N)`` read from and written to ``.npz`` files
 (numpy only) or ``.safetensors`` files (the ``safetensors`` package's numpy API; the optional extra
-``pip install 'dln-git[io]'``), without pickle.
+``pip install 'dln-git[safetensors]'``), without pickle.
 
 Files hold named arrays. The chain is chosen by
 
@@ -10,9 +10,20 @@ Files hold named arrays. The chain is chosen by
   (``layer2`` before ``layer10``).
 
 Each array must be 2-D, in the package's convention ``W_i.shape == (d_i, d_{i-1})`` (a torch
-``nn.Linear.weight`` already is); consecutive shapes must chain. Arrays from torch or JAX go in
-through :func:`numpy.asarray` (``__array__``/DLPack) before saving, e.g.
-``save_weights(path, [w.detach().cpu().numpy() for w in ...])``.
+``nn.Linear.weight`` already is); consecutive shapes must chain.
+
+**Arrays from torch or JAX.** Every function that takes weights (:func:`save_weights`,
+:func:`dln_git.balance`, the flows, ...) accepts a list of tensors directly: each layer is read
+through the DLPack protocol (``__dlpack__``, :func:`numpy.from_dlpack`) or else ``__array__``, and
+copied, so results never share memory with the tensors. These two calls are equivalent::
+
+    balance([w.detach().cpu().numpy() for w in layers])   # converted by hand
+    balance([w.detach() for w in layers])                 # tensors passed directly
+
+A tensor that requires grad must be detached and a GPU tensor moved to the CPU first; both protocols
+refuse them otherwise, and the error names the layer. Results are numpy arrays; turn them back with
+``torch.from_numpy(a)`` or ``jax.numpy.asarray(a)``. Whole result objects (balancing, flows,
+training, verify reports) are saved and loaded by :mod:`dln_git.results_io`.
 """
 
 from __future__ import annotations
@@ -52,7 +63,7 @@ def _safetensors_numpy():
         import safetensors.numpy as stn
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("reading or writing .safetensors needs the safetensors package: "
-                          "pip install 'dln-git[io]'") from exc
+                          "pip install 'dln-git[safetensors]'") from exc
     return stn
 
 

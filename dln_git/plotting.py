@@ -1,4 +1,4 @@
-"""One matplotlib style for every figure of dln-git (``paper_figures/``, notebooks).
+"""One matplotlib style for every figure of dln-git (:mod:`dln_git.figures`, notebooks).
 
 Conventions
 -----------

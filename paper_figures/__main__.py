@@ -1,31 +1,12 @@
-"""``python -m paper_figures [--only NAME ...] [--out DIR] [--smoke]``: build the paper's figures."""
+"""``python -m paper_figures [--only NAME ...] [--out DIR] [--smoke] [--list]``, from the repository
+root: build the paper's figures (the code is :mod:`dln_git.figures`; ``--out paper_figures/output``
+rebuilds the committed build the README shows)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from . import DEFAULT_OUT, FIGURES, build
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m paper_figures", description=__doc__.split(":", 1)[1].strip())
-    parser.add_argument("--only", nargs="+", metavar="NAME", help=f"build only these figures ({', '.join(FIGURES)})")
-    parser.add_argument("--out", default=None, metavar="DIR", help=f"output directory (default ./{DEFAULT_OUT})")
-    parser.add_argument("--smoke", action="store_true", help="small, fast build (seconds per figure)")
-    parser.add_argument("--list", action="store_true", help="list the figure names and exit")
-    args = parser.parse_args(argv)
-    if args.list:
-        print("\n".join(FIGURES))
-        return 0
-    out = DEFAULT_OUT if args.out is None else args.out
-    try:
-        build(out, only=args.only, size="smoke" if args.smoke else "paper", log=print)
-    except ValueError as exc:
-        print(f"python -m paper_figures: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
+from dln_git.figures.__main__ import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="python -m paper_figures"))

@@ -207,7 +207,7 @@ def test_no_command_prints_the_help(capsys):
 
 def test_version_and_figures_list(capsys):
     import dln_git
-    import paper_figures
+    from dln_git import figures
 
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--version"])
@@ -215,7 +215,7 @@ def test_version_and_figures_list(capsys):
     assert capsys.readouterr().out.strip() == f"dln-git {dln_git.__version__}"
     assert cli.main(["figures", "--list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == list(paper_figures.FIGURES)
+    assert [line.split()[0] for line in lines] == list(figures.FIGURES)
 
 
 

@@ -14,9 +14,9 @@ import pytest
 from matplotlib.image import imread
 
 import dln_git as dg
-import paper_figures
+import dln_git.figures as figures_pkg
 from dln_git import plotting
-from paper_figures import FIGURES, build
+from dln_git.figures import FIGURES, build
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -103,7 +103,7 @@ def test_python_m_paper_figures(tmp_path):
 # The predictions the figures draw agree with the library
 # --------------------------------------------------------------------------------------------
 def test_fig1_closed_forms_match_the_flows():
-    from paper_figures.fig1_fiber import predicted_u
+    from dln_git.figures.fig1_fiber import predicted_u
 
     x, w1 = 1.5, 3.0
     W = (np.array([[w1]]), np.array([[x / w1]]))
@@ -116,8 +116,8 @@ def test_fig1_closed_forms_match_the_flows():
 
 
 def test_fig3_linearised_rate_is_the_equal_width_formula():
-    from paper_figures._common import with_spectrum
-    from paper_figures.fig3_moment_flow import formula_rate, linearised_rate
+    from dln_git.figures._common import with_spectrum
+    from dln_git.figures.fig3_moment_flow import formula_rate, linearised_rate
 
     rng = np.random.default_rng(0)
     for widths in ((3, 3, 3), (2, 2, 2, 2)):
@@ -152,5 +152,21 @@ def test_style_restores_rcparams_and_save_writes_both(tmp_path):
 
 
 def test_package_exports():
-    assert paper_figures.__all__ == ["COMMITTED_OUT", "DEFAULT_OUT", "FIGURES", "build"]
-    assert set(plotting.REGIME_COLORS) >= {c.regime for c in paper_figures._common.REGIME_CASES}
+    assert figures_pkg.__all__ == ["DEFAULT_OUT", "FIGURES", "build"]
+    assert set(plotting.REGIME_COLORS) >= {c.regime for c in figures_pkg._common.REGIME_CASES}
+
+
+def test_repository_paper_figures_folder_is_outputs_and_entry_point(monkeypatch):
+    """``paper_figures/`` (repository only, not installed) re-exports the package's figures and
+    points at the committed build; the wheel's packages are ``dln_git*`` only."""
+    import importlib
+    import tomllib
+
+    monkeypatch.syspath_prepend(str(REPO))  # not installed: importable from the repository root only
+    paper_figures = importlib.import_module("paper_figures")
+
+    assert paper_figures.FIGURES is FIGURES and paper_figures.build is build
+    assert paper_figures.COMMITTED_OUT == REPO / "paper_figures" / "output"
+    assert {p.name for p in paper_figures.COMMITTED_OUT.glob("*.png")} == {f"{n}.png" for n in FIGURES}
+    include = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert include["include"] == ["dln_git*"]

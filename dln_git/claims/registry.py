@@ -182,11 +182,15 @@ def claim_rng(claim_id: str, seed: int) -> np.random.Generator:
 
 def run_claim(claim: Claim, seed: int = 0, size: str = "small") -> ClaimRun:
     """Run one claim on the instance ``seed``; an exception is caught and reported as an error
-    with its traceback. The check runs at ``claim.size_for(size)``."""
+    with its traceback. The check runs at ``claim.size_for(size)``, with the flows' automatic
+    progress bars off (:func:`dln_git.flows.progress.quiet`: verify shows its own)."""
+    from ..flows.progress import quiet
+
     check_size = claim.size_for(size)
     start = time.perf_counter()
     try:
-        result = claim.check(claim_rng(claim.id, seed), check_size)
+        with quiet():
+            result = claim.check(claim_rng(claim.id, seed), check_size)
         if not isinstance(result, ClaimResult):
             raise TypeError(f"check of {claim.id} returned {type(result).__name__}, not ClaimResult")
         error = None

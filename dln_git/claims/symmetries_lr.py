@@ -3,7 +3,7 @@ scalar model ``1/2 (a c - y)^2`` and gradient descent's stability threshold ``2 
 and the penalty's own one-step map of the imbalance (which caps the learning rate a fixed
 penalty weight allows).
 
-The learning-rate GRID of ``paper_figures/fig10_relu_learning_rate.py`` is not a claim: its
+The learning-rate GRID of ``dln_git/figures/fig10_relu_learning_rate.py`` is not a claim: its
 outcome depends on the data set and the penalty weight and does not hold on every seed (see
 :data:`dln_git.symmetries.learning_rate.MEASURED` for the measured counts).
 """

@@ -4,6 +4,12 @@ Weights are a sequence ``(W_1, ..., W_N)`` of 2-D arrays, ``W_i`` of shape ``(d_
 Lie algebra elements and gauge elements are sequences ``(xi_1, ..., xi_{N-1})`` of square
 ``d_i x d_i`` arrays (hidden layers only). Errors name the layer, the expected and the actual
 shape.
+
+Arrays from other libraries (torch tensors, JAX arrays, CuPy host arrays, ...) are accepted
+wherever a matrix is: through the DLPack protocol (``__dlpack__``, read with
+:func:`numpy.from_dlpack`) or else through ``__array__``, and always copied, so a result never
+shares memory with the caller's tensor. A torch tensor that requires grad must be detached and a
+GPU one moved to the CPU first (both protocols refuse them otherwise; the error says so).
 """
 
 from __future__ import annotations
@@ -25,8 +31,28 @@ __all__ = [
 ]
 
 
+def _from_foreign(A, label: str) -> np.ndarray:
+    """A numpy copy of an array of another library, through DLPack or ``__array__``."""
+    errors = []
+    if hasattr(A, "__dlpack__"):
+        try:
+            return np.from_dlpack(A).copy()
+        except (BufferError, TypeError, ValueError, RuntimeError) as exc:
+            errors.append(f"DLPack: {exc}")
+    if hasattr(A, "__array__"):
+        try:
+            return np.asarray(A).copy()  # copied here: __array__ may return its own buffer
+        except (TypeError, ValueError, RuntimeError) as exc:
+            errors.append(f"__array__: {exc}")
+    raise TypeError(f"{label} ({type(A).__module__}.{type(A).__qualname__}) could not be read as a numpy array "
+                    f"({'; '.join(errors)}); detach it from autograd and move it to the CPU first")
+
+
 def as_matrix(A, label: str = "X") -> np.ndarray:
     """Return ``A`` as a finite, non-empty 2-D float64 or complex128 array.
+
+    ``A`` may be an array of another library (torch, JAX, ...): it is read through DLPack
+    (``__dlpack__``) or ``__array__`` and copied.
 
     Raises
     ------
@@ -35,6 +61,8 @@ def as_matrix(A, label: str = "X") -> np.ndarray:
     ValueError
         If ``A`` is not 2-D, is empty, or contains NaN or inf.
     """
+    if not isinstance(A, np.ndarray) and (hasattr(A, "__dlpack__") or hasattr(A, "__array__")):
+        A = _from_foreign(A, label)
     try:
         a = np.asarray(A)
     except (ValueError, TypeError) as exc:  # ragged nested lists

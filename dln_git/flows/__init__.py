@@ -7,7 +7,10 @@
 * :func:`geometric_mean_balance` — the closed-form N = 2 oracle.
 
 Orbit flows are integrated by a Runge–Kutta–Munthe-Kaas DP5(4) scheme whose every update is a
-gauge transformation, so X is kept to rounding error.
+gauge transformation, so X is kept to rounding error; the stiff moment flow also by a linearly
+implicit Rosenbrock–Munthe-Kaas scheme (``moment_flow(method="rosenbrock")``, used by
+``balance(method="moment")``). Long runs show a progress bar on a terminal
+(:mod:`dln_git.flows.progress`).
 """
 
 from .balance import balance

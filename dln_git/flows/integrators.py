@@ -11,6 +11,11 @@ Two steppers share one tableau and one driver:
 * :class:`ProjectedStepper`, the same tableau on the weights themselves, followed by a
   retraction (for the fiber flow on funnel widths, whose velocity is not a gauge direction).
 
+:func:`integrate` drives any stepper with ``field``, ``step``, ``rtol`` and ``evaluations``; a
+stepper's ``order`` attribute (the power of h in its error estimate, default 5) sets the step
+controller, and its ``speed(W, F)`` the first step (the linearly implicit
+:class:`dln_git.flows.rosenbrock.MomentRosenbrockStepper` uses both).
+
 Dormand & Prince, "A family of embedded Runge-Kutta formulae", J. Comput. Appl. Math. 6 (1980);
 Munthe-Kaas, "High order Runge-Kutta methods on manifolds", Appl. Numer. Math. 29 (1999).
 """
@@ -195,6 +200,7 @@ def integrate(
     min_step_ratio: float = 1e-12,
     time_name: str = "t",
     time_shift: int = 0,
+    on_step: Callable | None = None,
 ) -> Trajectory:
     """Drive ``stepper`` from ``t = 0`` to ``t_final``, landing exactly on every ``t_eval``.
 
@@ -204,6 +210,7 @@ def integrate(
     ``stop(W)`` may end the run: ``True`` (a stopping tolerance was reached: ``stopped_early``)
     or a string (a budget ran out: the reason becomes ``failure``). A step-size collapse below
     ``min_step_ratio * t_final`` or ``max_steps`` stops the run and sets ``failure``.
+    ``on_step(t, W)``, if given, is called after every accepted step (progress feedback).
     """
     def shown(x: float) -> str:  # a time in the caller's units (the run may use t 2^time_shift)
         return f"{np.ldexp(x, -time_shift):.6g}"
@@ -222,6 +229,7 @@ def integrate(
     else:
         h = _initial_step(stepper, W, F, t_final)
     mark = 0
+    order = getattr(stepper, "order", ORDER)  # the error estimate is O(h^order)
     while mark < len(marks):
         if out.steps + out.rejected >= max_steps:
             out.failure = f"stopped after {max_steps} steps at {time_name} = {shown(t)} of {shown(t_final)}"
@@ -235,7 +243,7 @@ def integrate(
         finite = np.isfinite(outcome.error) and all(np.all(np.isfinite(w)) for w in outcome.weights)
         if step is None and (not finite or outcome.error > 1.0):
             out.rejected += 1
-            factor = 0.2 if not finite else max(0.2, 0.9 * outcome.error ** (-1.0 / ORDER))
+            factor = 0.2 if not finite else max(0.2, 0.9 * outcome.error ** (-1.0 / order))
             h = h_try * factor
             if h < min_step_ratio * t_final:
                 out.failure = (f"step size collapsed to {h:.2e} at {time_name} = {shown(t)}: the velocity blows up "
@@ -250,13 +258,15 @@ def integrate(
         out.steps += 1
         out.weight_space_steps += outcome.weight_space
         if step is None:
-            growth = 5.0 if outcome.error == 0 else min(5.0, max(0.2, 0.9 * outcome.error ** (-1.0 / ORDER)))
+            growth = 5.0 if outcome.error == 0 else min(5.0, max(0.2, 0.9 * outcome.error ** (-1.0 / order)))
             h = max(h_try, h) * growth if landing else h_try * growth
         if t_eval is None or landing:
             out.times.append(t)
             out.weights.append(W)
         if landing:
             mark += 1
+        if on_step is not None:
+            on_step(t, W)
         verdict = None if stop is None else stop(W)
         if verdict:
             if isinstance(verdict, str):
@@ -275,10 +285,13 @@ def integrate(
 
 def _initial_step(stepper, W, F, t_final: float) -> float:
     """A first step from the speed: ``h0 = 0.1 (rtol)^{1/5} ||W|| / ||dW/dt||``, at most t_final."""
-    if isinstance(stepper, GroupStepper):
+    if hasattr(stepper, "speed"):
+        speed = stepper.speed(W, F)
+    elif isinstance(stepper, GroupStepper):
         speed = norm(_action(W, F))
     else:
         speed = norm(F)
     if speed == 0.0:
         return float(t_final)
-    return float(min(t_final, 0.5 * max(stepper.rtol, 1e-14) ** (1.0 / ORDER) * norm(W) / speed))
+    order = getattr(stepper, "order", ORDER)
+    return float(min(t_final, 0.5 * max(stepper.rtol, 1e-14) ** (1.0 / order) * norm(W) / speed))

@@ -21,10 +21,15 @@ Globalisation:
 * inexact Newton solves with forcing term ``min(1/4, max(10 ||mu|| / 2R, tol R / 10 ||mu||))``
   (quadratic convergence, and no more accuracy than the tolerance needs), by PCG with the
   ``"balanced"`` model in QR frames (``GramOperator(frame_kind="qr")``) and without PCG's final
-  true-residual check (the iteration measures ``||mu||`` itself).
+  true-residual check (the iteration measures ``||mu||`` itself); with equal hidden widths and
+  ``ker A_W = 0`` certified from the layers, the same PCG on stacks of layers
+  (:mod:`dln_git.flows.newton_system`), so that every part of an iteration costs O(N d^3).
 
 Measured (``benchmarks/bench_flows.py`` case 2, N = 8, d = 256, cond X = 1e3): two sweeps, two
-line-searched and two full steps, 8 PCG iterations, about 42-45 SVD charts of X.
+line-searched and two full steps, 8 PCG iterations, about 42-45 SVD charts of X. Versus depth
+(``benchmarks/bench_newton_depth.py``, Gaussian layers, d = 32, tol 1e-10): the work per Newton
+iteration grows like N^1.1, but the iteration counts grow too (Newton 3 -> 8 and PCG 4 -> 42
+from N = 3 to 32; exact solves take as many Newton iterations), so the total grows like N^1.6.
 """
 
 from __future__ import annotations
@@ -34,11 +39,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.gauge import _act_pairs
-from ..core.gram import GramOperator
 from ..core.linalg import herm, norm
 from ..core.moment_map import _moment_map, _regularizer
 from ..core.scaling import safe_norm
 from .lie_group import hermitian_eig
+from .newton_system import newton_direction, stabiliser_is_trivial
 
 __all__ = ["NewtonRun", "geometric_mean_sweep", "newton_balance", "scalar_prebalance"]
 
@@ -341,12 +346,6 @@ def _searched_step(W, s):
     return a, W, _moment_map(W)
 
 
-def _kernel_is_trivial(gram: GramOperator) -> bool:
-    """Whether the solve found ``ker A_W = 0`` (computed in the frames, a unitary gauge of W)."""
-    K = gram.in_frames().kernel()
-    return K is not None and K.dim == 0
-
-
 def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30) -> NewtonRun:
     """Geodesic Newton iteration from W until ``||mu|| <= tol R(W)`` (see the module docstring)."""
     W = scalar_prebalance(W)
@@ -356,9 +355,9 @@ def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30) -> NewtonRun:
         swept = max(swept, moved)
         if not moved:
             break
-    # ker A_{g.W} = g ker A_W g^{-1}: once the first solve finds a trivial stabiliser (from the frames'
-    # condition-number certificate, else stabiliser_subspace), it stays trivial along the iteration
-    trivial = False
+    # ker A_{g.W} = g ker A_W g^{-1}: once certified from the layers, or found by the first solve (from
+    # the frames' condition-number certificate, else stabiliser_subspace), it stays trivial
+    trivial = stabiliser_is_trivial(W)
     mu = _moment_map(W)
     history = [norm(mu)]
     steps, inner, failures = [], [], []
@@ -368,16 +367,15 @@ def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30) -> NewtonRun:
     while not converged and it < max_iter:
         R = _regularizer(W)
         # QR frames: half the cost of polar ones, as good for these loose solves (see GramOperator)
-        gram = GramOperator(W, trivial_kernel=trivial, frame_kind="qr")
-        sol = gram.solve_hermitian(mu, rtol=max(_forcing(history[-1], R, tol), 1e-14), verify=False)
-        trivial = trivial or _kernel_is_trivial(gram)
+        sol = newton_direction(W, mu, max(_forcing(history[-1], R, tol), 1e-14), trivial_kernel=trivial)
+        trivial = sol.trivial_kernel
         inner.append(sol.iterations)
         if not sol.converged:
             failures.append(f"iteration {it + 1}: {sol.message}")
-        k = _taylor_degree(0.5 * max(float(np.linalg.norm(m)) for m in sol.xi)) if try_full else None
-        full = None if k is None else _full_step(W, sol.xi, k, history[-1])
+        k = _taylor_degree(0.5 * max(float(np.linalg.norm(m)) for m in sol.s)) if try_full else None
+        full = None if k is None else _full_step(W, sol.s, k, history[-1])
         try_full = try_full and (k is None or full is not None)
-        a, W, mu = (1.0, *full) if full is not None else _searched_step(W, sol.xi)
+        a, W, mu = (1.0, *full) if full is not None else _searched_step(W, sol.s)
         steps.append(a)
         if a == 0.0:
             rel = history[-1] / (2 * R)

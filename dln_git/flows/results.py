@@ -38,8 +38,11 @@ class FlowResult:
     flow : str
         ``"l2-fiber"``, ``"l2-orbit"``, ``"l2-finite-time"`` or ``"moment"``.
     method : str
-        The scheme that produced it (``"group"``: RKMK-DP5(4) gauge updates; ``"projected"``:
-        DP5(4) plus retraction onto the fiber; ``"scipy"``: ``solve_ivp`` on flattened weights).
+        The scheme that produced it (``"group"``: RKMK-DP5(4) gauge updates; ``"group8"``: RKMK
+        gauge updates on the DOP853 tableau, :mod:`dln_git.flows.rkmk8`; ``"rosenbrock"``:
+        linearly implicit Rosenbrock–Munthe-Kaas gauge updates, :mod:`dln_git.flows.rosenbrock`;
+        ``"projected"``: DP5(4) plus retraction onto the fiber; ``"scipy"``: ``solve_ivp`` on
+        flattened weights).
     trajectory : tuple of weight tuples or None
         The weights at the recorded times, if requested (``record="weights"``).
     reached_t_final : bool

@@ -27,10 +27,11 @@ from ..core.scaling import scale_of
 from ..core.validation import as_weights
 from .fields import fiber_retraction
 from .integrators import GroupStepper, ProjectedStepper, integrate
+from .progress import PROGRESS, FlowProgress
 from .results import FlowResult
 
 __all__ = ["FlowOptions", "FlowScale", "check_options", "check_time_grid", "run_group", "run_projected",
-           "run_scipy"]
+           "run_scipy", "run_stepper"]
 
 RECORD = Rule.choice("summary", "weights", what="keep only ||mu||, R, X drift, or the weights too")
 MU_TOL = Rule.nonnegative("stop once ||mu(W)|| <= mu_tol", allow_none=True)
@@ -71,21 +72,24 @@ class FlowOptions:
     record: str
     mu_tol: float | None
     time_shift: int = 0  # the run's times are the caller's times 2^time_shift (for messages)
+    progress: bool | None = None  # progress bar (see dln_git.flows.progress): None = auto
 
 
 def check_options(W, t_final, rtol, atol, record, t_eval, step, max_steps, *, mu_tol=None,
-                  time_name: str = "t_final", eval_name: str = "t_eval") -> FlowOptions:
+                  time_name: str = "t_final", eval_name: str = "t_eval", progress=None) -> FlowOptions:
     """Validate the weights and the common options of the flows through :mod:`dln_git.core.options`.
 
-    Errors name the argument. ``step`` must also be at most the final time.
+    Errors name the argument. ``step`` must also be at most the final time. ``progress``: see
+    :mod:`dln_git.flows.progress` (True, False, or None for automatic).
     """
     W = as_weights(W)
     t_final, t_eval = check_time_grid(t_final, t_eval, rtol, time_name=time_name, eval_name=eval_name)
-    atol, record, step, max_steps, mu_tol = _check(atol=(atol, ATOL), record=(record, RECORD), step=step,
-                                                  max_steps=max_steps, mu_tol=(mu_tol, MU_TOL))
+    atol, record, step, max_steps, mu_tol, progress = _check(
+        atol=(atol, ATOL), record=(record, RECORD), step=step, max_steps=max_steps, mu_tol=(mu_tol, MU_TOL),
+        progress=(progress, PROGRESS))
     if step is not None and step > t_final:
         raise ValueError(f"step = {step!r} exceeds {time_name} = {t_final!r}")
-    return FlowOptions(W, t_final, t_eval, float(rtol), atol, step, max_steps, record, mu_tol)
+    return FlowOptions(W, t_final, t_eval, float(rtol), atol, step, max_steps, record, mu_tol, progress=progress)
 
 
 def _times(value, k: int, name: str):
@@ -129,6 +133,7 @@ class FlowScale:
             record=opts.record,
             mu_tol=None if opts.mu_tol is None else float(np.ldexp(opts.mu_tol, -2 * self.k)),
             time_shift=sh,
+            progress=opts.progress,
         )
 
     def frozen(self, inner: FlowOptions) -> bool:
@@ -247,14 +252,25 @@ def _mu_stop(mu_tol, budget):
     return stop
 
 
+def _integrate(stepper, W, opts: FlowOptions, budget, flow: str, time_name: str, min_step_ratio: float = 1e-12):
+    """:func:`integrate` with the options, the stopping rule and the progress bar of ``opts``."""
+    bar = FlowProgress(opts.progress, desc=f"{flow} flow", target=opts.mu_tol, t_final=opts.t_final,
+                       time_shift=opts.time_shift)
+    try:
+        return integrate(stepper, W, opts.t_final, t_eval=opts.t_eval, step=opts.step, max_steps=opts.max_steps,
+                         stop=_mu_stop(opts.mu_tol, budget), time_name=time_name, time_shift=opts.time_shift,
+                         on_step=bar if bar.enabled else None, min_step_ratio=min_step_ratio)
+    finally:
+        bar.close()
+
+
 def run_group(W, generator, opts: FlowOptions, *, flow, notes=(), time_name="t", retract=True, budget=None):
     """Integrate ``dW/dt = A_W(generator(W))`` by RKMK gauge updates."""
     X0 = _end_to_end(W)
     atol = 1e-3 * opts.rtol * _scale(W) if opts.atol is None else opts.atol
     stepper = GroupStepper(generator, opts.rtol, atol,
                            retract=fiber_retraction(W, generator) if retract else None)
-    traj = integrate(stepper, W, opts.t_final, t_eval=opts.t_eval, step=opts.step, max_steps=opts.max_steps,
-                     stop=_mu_stop(opts.mu_tol, budget), time_name=time_name, time_shift=opts.time_shift)
+    traj = _integrate(stepper, W, opts, budget, flow, time_name)
     failures = getattr(generator, "failures", [])
     if getattr(generator, "dense_fallbacks", 0):
         notes = [*notes, f"{generator.dense_fallbacks} Gram solves redone densely where PCG stagnated "
@@ -269,13 +285,32 @@ def run_group(W, generator, opts: FlowOptions, *, flow, notes=(), time_name="t",
                    method="group", record=opts.record, time_name=time_name)
 
 
+def run_stepper(W, stepper, opts: FlowOptions, *, flow, method, notes=(), time_name="t", budget=None,
+                min_step_ratio: float = 1e-12):
+    """Integrate with a ready-made ``stepper`` (e.g. :class:`dln_git.flows.rosenbrock.MomentRosenbrockStepper`).
+
+    The stepper's ``failures`` (inner solves that did not converge) are reported like
+    :func:`run_group`'s; its ``krylov_iterations`` and ``solves``, if any, are noted in the message.
+    A step below ``min_step_ratio * t_final`` counts as a step-size collapse.
+    """
+    X0 = _end_to_end(W)
+    traj = _integrate(stepper, W, opts, budget, flow, time_name, min_step_ratio)
+    failures = list(getattr(stepper, "failures", []))
+    if getattr(stepper, "solves", 0):
+        notes = [*notes, f"{stepper.krylov_iterations} Krylov iterations in {stepper.solves} stage solves"]
+    ok = not traj.failure and not failures
+    return _result(traj.times, traj.weights, X0, steps=traj.steps, rejected=traj.rejected,
+                   evaluations=traj.evaluations, ok=ok, reached=not traj.stopped_early, mu_tol=opts.mu_tol,
+                   message=_summary(traj, opts, failures, notes, time_name), flow=flow,
+                   method=method, record=opts.record, time_name=time_name)
+
+
 def run_projected(W, velocity, retract, opts: FlowOptions, *, flow, notes=(), budget=None):
     """Integrate ``dW/dt = velocity(W)`` by DP5(4) steps each followed by ``retract``."""
     X0 = _end_to_end(W)
     atol = 1e-3 * opts.rtol * _scale(W) if opts.atol is None else opts.atol
     stepper = ProjectedStepper(velocity, retract, opts.rtol, atol)
-    traj = integrate(stepper, W, opts.t_final, t_eval=opts.t_eval, step=opts.step, max_steps=opts.max_steps,
-                     stop=_mu_stop(opts.mu_tol, budget), time_shift=opts.time_shift)
+    traj = _integrate(stepper, W, opts, budget, flow, "t")
     failures = getattr(velocity, "failures", [])  # the retraction notes its failures there too
     ok = not traj.failure and not failures
     return _result(traj.times, traj.weights, X0, steps=traj.steps, rejected=traj.rejected,

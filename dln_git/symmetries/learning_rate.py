@@ -15,7 +15,7 @@ curvature along its incoming weights by about ``1/c^2`` and along its outgoing w
 
 The experiment (:mod:`dln_git.symmetries.lr_experiment`: ``lr_points``, ``lr_task``,
 ``summarize``; figure
-``paper_figures/fig10_relu_learning_rate.py``): one-hidden-layer ReLU networks with biases,
+``dln_git/figures/fig10_relu_learning_rate.py``): one-hidden-layer ReLU networks with biases,
 He-initialised, then either *balanced* (``D = 0`` by the closed form :func:`balanced_init`) or
 *imbalanced* (the same network rescaled by log-normal factors ``c_j = exp(spread z_j)``,
 :func:`imbalanced_init`: the same function to rounding, ``|D|`` large), trained by full-batch GD
@@ -39,7 +39,7 @@ maps ``D_j -> D_j (1 - 2 lr rho K_j) + O(D_j^2)`` (claim ``symmetries.lr.penalty
 is itself unstable above ``lr ~ 1/(rho K_0)`` and too slow to rebalance far below it; the matched
 weight balances the stiffest neuron in about one step at every lr.
 
-Measured (``paper_figures/fig10_relu_learning_rate.py``, paper size: one-hidden-layer ReLU nets
+Measured (``dln_git/figures/fig10_relu_learning_rate.py``, paper size: one-hidden-layer ReLU nets
 with biases, widths (10, 32, 1) on the teacher–student regression (200 train samples, MSE) and
 (64, 32, 10) on digits (1000 train samples, cross-entropy); 200 full-batch GD steps; log-normal
 spread 1.5; 17 learning rates in [1e-3, 10]; 10 seeds; 3400 runs, 3.5 min with

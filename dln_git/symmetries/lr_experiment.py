@@ -11,7 +11,7 @@ test_accuracy, imbalance_init, imbalance_max, imbalance_final, imbalance_max_rel
 imbalance_final_rel, norm_growth`` (see
 :class:`dln_git.symmetries.learning_rate.LRRun`; ``imbalance_max_rel = max_t max_j |D_j| /
 ||theta_0||^2``, ``imbalance_final_rel`` the same at the last step). The figure is
-``paper_figures/fig10_relu_learning_rate.py``.
+``dln_git/figures/fig10_relu_learning_rate.py``.
 
 Measured result: see :data:`dln_git.symmetries.learning_rate.MEASURED`.
 """

@@ -14,7 +14,7 @@ chosen so that the initial output averaged over the training inputs equals ``shi
 (``t_bar`` the targets' mean, ``mu = shift t_bar / sum_j mean_x h_j(x)``): ``shift = 0`` is the
 symmetric law, ``shift > 0`` breaks toward the targets' mean, ``shift < 0`` away from it.
 
-Measured (``paper_figures/fig14_duality.py``, paper size: digits, hidden 64, lr 0.05, 6 seeds sharing
+Measured (``dln_git/figures/fig14_duality.py``, paper size: digits, hidden 64, lr 0.05, 6 seeds sharing
 data splits and weight noise across shifts, shifts -6..6): with one-cold targets breaking *away*
 hurts and the harm grows with the shift (test accuracy at epoch 16: 0.36 at shift -6, 0.46 at -3,
 0.50 at 0; at epoch 100: 0.816 vs 0.845); breaking *toward* by exactly the targets' mean (shift 1)

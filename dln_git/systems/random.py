@@ -19,12 +19,14 @@ def random_state_space(n: int, m: int, p: int, rng, *, dt: float | None = None, 
     ``/ sqrt(n)``. With ``n_unstable > 0`` that many poles are moved across the boundary, away
     from it, by a similarity with a random well-conditioned matrix of a block-triangular A.
     With ``m, p`` much smaller than n the Hankel singular values decay below rounding and the
-    system is numerically non-minimal; ``m = p = n // 2`` gives minimal systems.
+    system is numerically non-minimal; ``m = p = n // 2`` gives minimal systems. ``rng`` is a
+    ``numpy.random.Generator`` or an int seed.
     """
     n, m, p, n_unstable = (check_options(**{k: (v, Rule.count(lo, k))})[0]
                            for k, v, lo in (("n", n, 0), ("m", m, 1), ("p", p, 1), ("n_unstable", n_unstable, 0)))
     if n_unstable > n:
         raise ValueError(f"n_unstable = {n_unstable} exceeds n = {n}")
+    rng = np.random.default_rng(rng)  # a Generator is used as is; an int or None seeds one
 
     def gauss(*shape):
         g = rng.standard_normal(shape)

@@ -255,7 +255,7 @@ def test_grid_table_and_summary_round_trip(tmp_path):
 
 
 def test_figure_writes_its_table_and_redraws_from_it(tmp_path, monkeypatch):
-    from paper_figures import fig10_relu_learning_rate as fig
+    from dln_git.figures import fig10_relu_learning_rate as fig
 
     monkeypatch.setitem(fig.PARAMS, "smoke", {**fig.PARAMS["smoke"], "seeds": 1, "lrs": (-2.0, 1.0, 3), "steps": 10})
     paths = fig.make(tmp_path / "a", size="smoke")

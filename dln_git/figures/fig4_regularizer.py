@@ -2,7 +2,7 @@
 
 Computed
 --------
-For every width pattern of :data:`paper_figures._common.REGIME_CASES` and a few random instances
+For every width pattern of :data:`dln_git.figures._common.REGIME_CASES` and a few random instances
 each (Gaussian layers moved off balance by a random Hermitian gauge element), ``R(W(t))`` along the
 L2 fiber flow (:func:`dln_git.l2_flow`) and along the squared-moment-map flow
 (:func:`dln_git.moment_flow`), and the predicted minimum ``Rmin = (N/2) sum_k s_k^{2/N}`` from the

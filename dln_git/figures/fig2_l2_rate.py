@@ -2,7 +2,7 @@
 
 Computed
 --------
-For every width pattern of :data:`paper_figures._common.REGIME_CASES` (closed orbits with equal,
+For every width pattern of :data:`dln_git.figures._common.REGIME_CASES` (closed orbits with equal,
 excess and bottleneck widths, non-closed orbits, funnels, a funnel where the fiber flow leaves the
 orbit, complex weights, rank-deficient X) and several random instances each (Gaussian layers moved
 off balance by a random Hermitian gauge element), the L2 fiber flow ``dW/dt = -Pi_V(W)``

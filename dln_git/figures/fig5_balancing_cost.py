@@ -5,11 +5,11 @@ Computed
 Two instances: (a) a closed orbit (widths (3,3,3,3), cond(X) = 10, balanced by the SVD chart and
 moved off balance by a random Hermitian gauge element) and (b) an orbit that is not closed (generic
 Gaussian weights of widths (2,4,4,2)). For each method, every point is **one complete call from
-W(0)**, timed with ``time.perf_counter`` around the call (a call is repeated, up to five times while
-the total stays under half a second, and the minimum kept: cheap calls are damped against timer
-noise, expensive ones run once; on whatever machine builds the figure, so the
-absolute numbers depend on it, the comparison less so), against ``||mu||/||mu(0)||`` of the weights
-it returns:
+W(0)**, timed with ``time.perf_counter`` around the call: the **median of five calls** (three for a
+call that takes more than a second), with BLAS limited to **one thread** (``threadpoolctl``), against
+``||mu||/||mu(0)||`` of the weights it returns. The absolute times belong to the machine that built
+the figure (its processor, core count, BLAS and numpy version are printed on the figure and in the
+saved table); the comparison between methods depends on it less:
 
 * Newton: ``dln_git.balance(W, method="newton", max_iter=k)`` for k = 1, 2, ... (each call redoes
   the first k - 1 iterations, so the time of point k is the cost of k iterations; a call stopped by
@@ -33,6 +33,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import dln_git as dg
 from dln_git import plotting
@@ -51,18 +52,35 @@ PARAMS = {
 }
 
 
-def _timed(fn, budget: float = 0.5, repeats: int = 5):
-    """Wall time of ``fn()`` (the minimum over up to ``repeats`` calls while their total stays under
-    ``budget`` seconds: cheap calls are repeated to damp timer noise, expensive ones run once)."""
-    best, total, out = np.inf, 0.0, None
-    for _ in range(repeats):
+def _timed(fn, repeats: int = 5, slow: float = 1.0, slow_repeats: int = 3):
+    """Median wall time of ``repeats`` calls of ``fn()`` (``slow_repeats`` if the first call takes
+    more than ``slow`` seconds), and the output of the last call."""
+    times, out = [], None
+    for k in range(repeats):
         start = time.perf_counter()
         out = fn()
-        sec = time.perf_counter() - start
-        best, total = min(best, sec), total + sec
-        if total + sec > budget:
+        times.append(time.perf_counter() - start)
+        if k + 1 >= slow_repeats and times[0] > slow:
             break
-    return best, out
+    return float(np.median(times)), out
+
+
+def machine_note() -> str:
+    """Where the times were measured: processor, logical cores, BLAS library and threads, numpy."""
+    import os
+    import platform
+
+    from threadpoolctl import threadpool_info
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = [f"{i.get('internal_api', '?')} {i.get('version') or ''} ({i.get('num_threads', '?')} thread(s))"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return f"{cpu}, {os.cpu_count()} cores; BLAS {', '.join(dict.fromkeys(blas)) or '?'}; numpy {np.__version__}"
 
 
 def measure(W, p) -> dict:
@@ -109,10 +127,12 @@ def compute(size: str = "paper") -> dict:
     W_closed = with_spectrum(widths, np.geomspace(10.0, 0.1, r) ** 0.5 * 1.5, rng, spread=0.8)
     W_open = make_instance(Case("not closed", p["not_closed"]), rng, spread=0.8)
     panels = []
-    for label, W in ((f"closed orbit {widths}", W_closed), (f"orbit not closed {p['not_closed']}", W_open)):
-        panels.append({"label": label, "mu0": dg.moment_norm(W), "closed": dg.regime(W).orbit_closed,
-                       "results": measure(W, p)})
-    return {"panels": panels}
+    with threadpool_limits(limits=1, user_api="blas"):
+        note = machine_note()
+        for label, W in ((f"closed orbit {widths}", W_closed), (f"orbit not closed {p['not_closed']}", W_open)):
+            panels.append({"label": label, "mu0": dg.moment_norm(W), "closed": dg.regime(W).orbit_closed,
+                           "results": measure(W, p)})
+    return {"panels": panels, "machine": note}
 
 
 _STYLE = {
@@ -135,12 +155,13 @@ def make(out_dir, *, size: str = "paper") -> list:
                 marker, label = _STYLE[method]
                 ax.loglog(sec, np.maximum(err, 1e-17), marker=marker, ls="-", lw=0.9, ms=3.8,
                           color=plotting.PALETTE[method], label=label)
-            ax.set_xlabel("wall time of the call [s]")
+            ax.set_xlabel("wall time of the call [s] (median of 5)")
             ax.set_ylabel(r"$\|\mu\| / \|\mu(W(0))\|$ reached")
             ax.set_ylim(bottom=3e-18)
             plotting.panel_label(ax, letter, panel["label"])
             plotting.note(ax, rf"$\|\mu(W(0))\|$ = {panel['mu0']:.2g}", loc="lower right")
         h, lab = axes[0].get_legend_handles_labels()
         fig.legend(h, lab, loc="outside lower center", ncols=4, fontsize=6)
+        fig.suptitle(f"measured on {data['machine']}", fontsize=6, color="#555555")
         return plotting.save(fig, out_dir, NAME, size=size)
 

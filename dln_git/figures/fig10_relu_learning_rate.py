@@ -22,7 +22,7 @@ back with :func:`dln_git.experiments.load_table`. One row of panels per data set
 Sizes: ``smoke`` runs a tiny grid in about 2 s; ``paper`` the full grid (2 data sets x 2 starts x
 4 penalty weights x 10 seeds x 17 learning rates = 1360 runs; about 2 minutes on two cores).
 Rebuild the drawing from an existing table (no training) with ``make(out_dir, table=path)`` or
-``python -m paper_figures.fig10_relu_learning_rate --table PATH --out DIR``.
+``python -m dln_git.figures.fig10_relu_learning_rate --table PATH --out DIR``.
 """
 
 from __future__ import annotations

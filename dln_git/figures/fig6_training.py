@@ -243,7 +243,8 @@ def make(out_dir, *, size: str = "paper") -> list:
         # da/dt = N a (a^{1-2/N} (s - a) - lam), so from a small start a mode grows only if a^{1-2/N} s > lam
         lam_max = max(p["lams"])
         ax.legend(loc="center right", fontsize=5.8)
-        ax.text(0.97, 0.11, rf"$\lambda$ = {lam_max:g}: a mode with" "\n" rf"$a^{{1-2/N}}(s - a) < \lambda$ shrinks to 0",
+        why = rf"$\lambda$ = {lam_max:g}: a mode with" "\n" rf"$a^{{1-2/N}}(s - a) < \lambda$ shrinks to 0"
+        ax.text(0.97, 0.11, why,
                 transform=ax.transAxes, ha="right", va="bottom", fontsize=5.6, color="#333333",
                 bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
         plotting.panel_label(ax, "f", "modes learned")

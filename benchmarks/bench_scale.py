@@ -1,0 +1,145 @@
+"""The balancing flows at scale (issue 17's acceptance), every figure a ratio or an exponent
+measured in one process.
+
+A. ``balance(method="l2")`` against Newton (``balance(method="newton")``), both to ``tol``, at
+   widths (16,)*5, (32,)*5 and (64,)*9. Targets: at most 10x, 20x and 20x.
+B. ``balance(method="moment")`` against Newton at (32,)*5 (target: at most 100x), and the moment
+   flow's step count there against the count of the explicit integrator it replaced
+   (``BASELINE_MOMENT_STEPS_32``, measured on main before the change; target: 20x fewer).
+C. ``solve_gram(W, mu(W), rtol=1e-10)`` at N = 8, widths 256: preconditioned CG iterations (target
+   at most 150), and the fitted exponent of its time in the width over ``--gram-widths`` (target
+   at most 3).
+D. Newton's time against depth N = 2..32 at width 32: the fitted exponent (target at most 1.0),
+   next to the exponent of the SVD floor (one SVD of each layer).
+
+Instances: Gaussian layers ``W_i ~ N(0, 1/d)`` (``dln_git.random_weights``, seed ``--seed``).
+Times are medians of ``--repeats`` runs; BLAS is limited to one thread. Nothing is asserted: the
+script prints the figures, the targets and whether each is met.
+
+Usage::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_scale.py [--repeats 3] [--skip C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _bench_env import configure_threads, import_package, steal_seconds
+
+#: Steps of ``balance(method="moment", tol=1e-10)`` at (32,)*5, seed 0, with the explicit DP5(4)
+#: integrator that preceded the stiff one (main at 918d92a, measured by
+#: ``benchmarks/bench_moment_scale.py``); the issue asks for 20x fewer.
+BASELINE_MOMENT_STEPS_32 = 12601
+
+
+def _median_time(fn, repeats):
+    import numpy as np
+
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), out
+
+
+def _fit_exponent(xs, ys):
+    import numpy as np
+
+    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--tol", type=float, default=1e-10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip", nargs="*", default=[], choices=list("ABCD"))
+    ap.add_argument("--gram-widths", type=int, nargs="+", default=[32, 64, 128, 256])
+    ap.add_argument("--depths", type=int, nargs="+", default=[2, 3, 4, 6, 8, 12, 16, 24, 32])
+    args = ap.parse_args()
+    configure_threads(1)
+
+    import numpy as np
+
+    dg = import_package()
+    steal0 = steal_seconds()
+    print(f"dln_git {dg.__version__} from {os.path.dirname(dg.__file__)}; numpy {np.__version__}; 1 BLAS thread")
+
+    def weights(widths):
+        return dg.random_weights(widths, rng=args.seed)
+
+    def newton(W):
+        return dg.balance(W, method="newton", tol=args.tol)
+
+    if "A" not in args.skip:
+        print("\nA. balance(method='l2') / Newton, tol", args.tol)
+        for widths, target in (((16,) * 5, 10.0), ((32,) * 5, 20.0), ((64,) * 9, 20.0)):
+            W = weights(widths)
+            t_newton, _ = _median_time(lambda W=W: newton(W), max(args.repeats, 5))
+            t_l2, res = _median_time(lambda W=W: dg.balance(W, method="l2", tol=args.tol), args.repeats)
+            ratio = t_l2 / t_newton
+            print(f"  widths {widths[0]}^{len(widths)}: Newton {t_newton:.4f} s, l2 {t_l2:.3f} s "
+                  f"({res.iterations} steps, converged={res.converged}): ratio {ratio:.1f} "
+                  f"(target <= {target:g}: {_verdict(ratio <= target and res.converged)})")
+
+    if "B" not in args.skip:
+        print("\nB. balance(method='moment') / Newton at (32,)*5, tol", args.tol)
+        W = weights((32,) * 5)
+        t_newton, _ = _median_time(lambda: newton(W), max(args.repeats, 5))
+        t_mom, res = _median_time(lambda: dg.balance(W, method="moment", tol=args.tol), args.repeats)
+        ratio = t_mom / t_newton
+        print(f"  Newton {t_newton:.4f} s, moment {t_mom:.3f} s ({res.iterations} steps, converged={res.converged}):"
+              f" ratio {ratio:.1f} (target <= 100: {_verdict(ratio <= 100 and res.converged)})")
+        if BASELINE_MOMENT_STEPS_32:
+            fewer = BASELINE_MOMENT_STEPS_32 / max(res.iterations, 1)
+            print(f"  steps: {res.iterations} against {BASELINE_MOMENT_STEPS_32} before: {fewer:.0f}x fewer "
+                  f"(target >= 20x: {_verdict(fewer >= 20)})")
+
+    if "C" not in args.skip:
+        print("\nC. solve_gram(W, mu(W), rtol=1e-10), N = 8")
+        times, iters = [], []
+        for d in args.gram_widths:
+            W = weights((d,) * 9)
+            mu = dg.moment_map(W)
+            t, sol = _median_time(lambda W=W, mu=mu: dg.solve_gram(W, mu, rtol=1e-10), args.repeats)
+            times.append(t)
+            iters.append(sol.iterations)
+            print(f"  width {d}: {sol.iterations} iterations, {t:.3f} s, converged={sol.converged}")
+        if 256 in args.gram_widths:
+            it = iters[args.gram_widths.index(256)]
+            print(f"  iterations at width 256: {it} (target <= 150: {_verdict(it <= 150)})")
+        if len(times) > 1:
+            e = _fit_exponent(args.gram_widths, times)
+            print(f"  cost exponent in width: {e:.2f} (target <= 3: {_verdict(e <= 3)})")
+
+    if "D" not in args.skip:
+        print("\nD. Newton against depth, width 32")
+        t_newton, t_floor = [], []
+        for n in args.depths:
+            W = weights((32,) * (n + 1))
+            t, res = _median_time(lambda W=W: newton(W), max(args.repeats, 5))
+            tf, _ = _median_time(lambda W=W: [np.linalg.svd(w) for w in W], max(args.repeats, 5))
+            t_newton.append(t)
+            t_floor.append(tf)
+            print(f"  N = {n}: Newton {t:.4f} s ({res.iterations} iterations), SVD floor {tf:.5f} s, "
+                  f"ratio {t / tf:.0f}")
+        e, ef = _fit_exponent(args.depths, t_newton), _fit_exponent(args.depths, t_floor)
+        print(f"  exponent in N: Newton {e:.2f}, SVD floor {ef:.2f} (target <= 1.0: {_verdict(e <= 1.0)})")
+
+    steal1 = steal_seconds()
+    if steal0 is not None and steal1 is not None:
+        print(f"\nCPU time stolen by the hypervisor during the run: {steal1 - steal0:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
