@@ -30,6 +30,7 @@ from .preconditioners import (
     sylvester_preconditioner,
 )
 from .solution import GramSolution, herm_part, pcg_min_norm
+from .stacked import apply_stacked, gram_stacks
 
 
 class GramOperator(LinearOperator):
@@ -102,24 +103,14 @@ class GramOperator(LinearOperator):
             return v.copy()
         stacks = self._stacks()
         if stacks is not None:
-            return _apply_stacked(stacks, v, len(self.shapes), self.shapes[0][0])
+            return apply_stacked(stacks, v)
         return pack(self.apply(unpack(v, self.shapes)))
 
     def _stacks(self):
-        """For equal hidden widths d: ``(P, Q, Wint)``, the stacks of ``P_i = W_i W_i^*``,
-        ``Q_i = W_{i+1}^* W_{i+1}`` (i = 1..N-1) and the interior ``W_2..W_{N-1}`` (O(N d^2) memory),
-        so that the packed Gram application is six batched products (see :func:`_apply_stacked`);
-        None for unequal hidden widths."""
+        """The stacks of :func:`~dln_git.core.gram.stacked.gram_stacks` (cached), None for unequal
+        hidden widths."""
         if self._stacked is None:
-            W = self.weights
-            H = len(self.shapes)
-            if len({d for d, _ in self.shapes}) != 1:
-                self._stacked = False
-            else:
-                P = np.stack([W[i] @ herm(W[i]) for i in range(H)])
-                Q = np.stack([herm(W[i + 1]) @ W[i + 1] for i in range(H)])
-                Wint = np.stack(W[1:H]) if H > 1 else None
-                self._stacked = (P, Q, Wint, None if Wint is None else np.conj(np.swapaxes(Wint, 1, 2)))
+            self._stacked = gram_stacks(self.weights) or False
         return self._stacked or None
 
     def _rmatvec(self, v):
@@ -406,16 +397,3 @@ class GramOperator(LinearOperator):
             missing_kernel="" if HK is not None else str(self._herm_kernel[complex_][1]),
         )
 
-
-def _apply_stacked(stacks, v: np.ndarray, H: int, d: int) -> np.ndarray:
-    """The Gram operator on a packed vector for equal hidden widths (MATH.md section 2):
-    ``xi_i P_i + Q_i xi_i - W_i xi_{i-1} W_i^* - W_{i+1}^* xi_{i+1} W_{i+1}`` with the stacks of
-    :meth:`GramOperator._stacks`, as batched products on the ``(H, d, d)`` view of v."""
-    P, Q, Wint, WintH = stacks
-    X = v.reshape(H, d, d)
-    out = X @ P
-    out += Q @ X
-    if H > 1:
-        out[1:] -= Wint @ X[:-1] @ WintH
-        out[:-1] -= WintH @ X[1:] @ Wint
-    return out.reshape(-1)
