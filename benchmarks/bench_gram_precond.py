@@ -26,10 +26,18 @@ Timings use ``time.perf_counter``; the machine speed (one 256 x 256 product) and
 stolen by the hypervisor are printed, as on a shared machine they move a lot. Threads:
 ``--threads`` (default 2) is exported before numpy is imported.
 
+``--scaling`` (issue 17's acceptance figures) replaces the table by: for each preconditioner of
+``--kinds`` and the widths of ``--widths`` (default 32 64 128 256 in this mode), the PCG iterations
+of ``GramOperator.solve(mu)`` to ``--rtol`` on Gaussian weights (case c) at depth ``--depth``, the
+set-up and solve times, and the least-squares exponent ``p`` of ``time ~ d^p`` over the widths
+(targets: at most 150 iterations at d = 256, p at most 3). One product of two d x d matrices costs
+``d^3``, so ``p > 3`` means the iteration count grows with the width.
+
 Usage::
 
     python benchmarks/bench_gram_precond.py [--big] [--widths 64 128] [--depth 8] [--threads 2]
                                             [--cases a b c] [--newton] [--newton-direct]
+    python benchmarks/bench_gram_precond.py --scaling [--widths 32 64 128 256] [--kinds block_lu]
 """
 
 from __future__ import annotations
@@ -47,7 +55,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="Compare the block_lu and balanced preconditioners of the Gram solvers.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--widths", type=int, nargs="+", default=[64, 128], help="widths d")
+    p.add_argument("--widths", type=int, nargs="+", default=None,
+                   help="widths d (default 64 128; 32 64 128 256 with --scaling)")
+    p.add_argument("--scaling", action="store_true",
+                   help="iterations and the width exponent of the solve on Gaussian weights (issue 17)")
+    p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=["jacobi", "block_lu", "balanced"],
+                   help="preconditioners of --scaling")
     p.add_argument("--big", action="store_true", help="also d = 256 (slow for block_lu on case c)")
     p.add_argument("--depth", type=int, default=8, help="depth N")
     p.add_argument("--cases", nargs="+", default=["a", "b", "c"], choices=["a", "b", "c"])
@@ -64,6 +77,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--newton-direct", action="store_true",
                    help="in the Newton loop, s = M^+ mu once ||mu||/R < 1e-2")
     args = p.parse_args(argv)
+    if args.widths is None:
+        args.widths = [32, 64, 128, 256] if args.scaling else [64, 128]
     if args.big and 256 not in args.widths:
         args.widths = [*args.widths, 256]
     if args.depth < 2:
@@ -165,6 +180,30 @@ def newton_reference(dg, W, direct: bool, maxsteps: int = 40):
     return steps, its, time.perf_counter() - t, log
 
 
+def scaling(dg, args) -> None:
+    """Iterations and the width exponent of ``GramOperator.solve(mu)`` on Gaussian weights."""
+    import numpy as np
+
+    print(f"Gaussian weights (random_weights, seed {args.seed}), depth N = {args.depth}, solve A^*A xi = mu to "
+          f"rtol {args.rtol:.0e}, maxiter {args.maxiter}")
+    header = f"{'precond':9s} {'d':>4s} {'iters':>6s} {'conv':>5s} {'resid':>8s} {'setup s':>8s} {'solve s':>8s}"
+    print(header)
+    print("-" * len(header))
+    for kind in args.kinds:
+        widths, costs = [], []
+        for d in args.widths:
+            W = dg.random_weights((d,) * (args.depth + 1), args.seed)
+            sol, ts, tv = run_solve(dg, W, "solve", kind, args.rtol, args.maxiter)
+            print(f"{kind:9s} {d:4d} {sol.iterations:6d} {sol.converged!s:>5s} {sol.residual:8.1e} {ts:8.3f} "
+                  f"{tv:8.3f}", flush=True)
+            widths.append(d)
+            costs.append(ts + tv)
+        if len(widths) >= 2:
+            slope = float(np.polyfit(np.log(widths), np.log(costs), 1)[0])
+            print(f"{kind:9s} cost exponent in width (time ~ d^p, d = {widths[0]}..{widths[-1]}): p = {slope:.2f}"
+                  f"{' (iteration cap reached: a lower bound)' if sol.iterations >= args.maxiter else ''}")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_threads(args.threads)
@@ -173,6 +212,13 @@ def main(argv=None) -> int:
     dg = import_package()
     steal0 = steal_seconds()
     mm = machine_speed()
+    if args.scaling:
+        print(f"threads {args.threads}; one 256 x 256 product: {mm * 1e3:.2f} ms")
+        scaling(dg, args)
+        steal1 = steal_seconds()
+        if steal0 is not None and steal1 is not None:
+            print(f"\nCPU time stolen by the hypervisor during the run: {steal1 - steal0:.1f} s")
+        return 0
     print(f"threads {args.threads}; one 256 x 256 product: {mm * 1e3:.2f} ms; depth N = {args.depth}; "
           f"rtol {args.rtol:.0e}; maxiter {args.maxiter}")
     print(f"case (a): g.W_bal, c = {args.c:g}, cond X = {args.cond:.0e}; (b): c = {args.c_near:g}; "

@@ -157,16 +157,16 @@ def _run_flow(V, method: str, reg, tol: float, steps: int, progress=None):
                           budget=_Forecast(target, steps))
     same = reg.orbit_is_fiber or reg.extra_fiber_component <= SAME_FLOW_TOL
     if reg.orbit_closed and same:
-        res = run_finite_time(_flow_options(V, 0.5, steps, rtol, None, progress=progress), method="group")
+        res = run_finite_time(_flow_options(V, 0.5, steps, rtol, None, progress=progress), method="group8")
         if res.reached_t_final and res.mu_norm[-1] > target:
             # polish: the L2 flow from the finite-time end point has the same limit
             t_more = 0.5 * np.log(res.mu_norm[-1] / target) + 1.0
-            more = run_l2(_flow_options(res.weights, t_more, steps, rtol, target, progress=progress), method="group",
+            more = run_l2(_flow_options(res.weights, t_more, steps, rtol, target, progress=progress), method="group8",
                           space="fiber", budget=_Forecast(target, steps))
             res = _chain(res, more)
         return res
     t_final = max(1.0, 0.5 * np.log(max(mu0, 1e-300) / target) + 2.0)
-    return run_l2(_flow_options(V, t_final, steps, rtol, target, progress=progress), method="group", space="fiber",
+    return run_l2(_flow_options(V, t_final, steps, rtol, target, progress=progress), method="group8", space="fiber",
                   budget=_Forecast(target, steps))
 
 

@@ -46,15 +46,25 @@ class L2Generator(_Failures):
         self.fixed_rhs = fixed_rhs
         self.trivial_stabiliser = trivial_stabiliser
         self.iterations = 0
+        self.solves = 0
         self.dense_fallbacks = 0
         self._last = None
+        self._hint = None
+
+    def suggest(self, generator) -> None:
+        """A warm start for the next call only: the predicted generator ``-xi`` at the next point
+        (e.g. extrapolated from the Runge–Kutta stages); the solution does not depend on it."""
+        self._hint = tuple(-g for g in generator)
 
     def __call__(self, W):
         rhs = _moment_map(W) if self.fixed_rhs is None else self.fixed_rhs
         # along an orbit ker A_{g.W} = g ker A_W g^{-1}: a trivial stabiliser stays trivial
         gram = GramOperator(W, trivial_kernel=self.trivial_stabiliser)
-        sol = gram.solve(rhs, rtol=self.rtol, x0=self._last)
+        x0 = self._last if self._hint is None else self._hint
+        self._hint = None
+        sol = gram.solve(rhs, rtol=self.rtol, x0=x0)
         self.iterations += sol.iterations
+        self.solves += 1
         xi = sol.xi
         if not sol.converged and sol.residual > 100 * self.rtol:
             if gram.shape[0] <= DENSE_FALLBACK_DIM:

@@ -38,7 +38,8 @@ class FlowResult:
     flow : str
         ``"l2-fiber"``, ``"l2-orbit"``, ``"l2-finite-time"`` or ``"moment"``.
     method : str
-        The scheme that produced it (``"group"``: RKMK-DP5(4) gauge updates; ``"rosenbrock"``:
+        The scheme that produced it (``"group"``: RKMK-DP5(4) gauge updates; ``"group8"``: RKMK
+        gauge updates on the DOP853 tableau, :mod:`dln_git.flows.rkmk8`; ``"rosenbrock"``:
         linearly implicit Rosenbrock–Munthe-Kaas gauge updates, :mod:`dln_git.flows.rosenbrock`;
         ``"projected"``: DP5(4) plus retraction onto the fiber; ``"scipy"``: ``solve_ivp`` on
         flattened weights).
@@ -48,6 +49,10 @@ class FlowResult:
         The integration arrived at the final time (``t_final``, or ``s_final``) with every step
         within its error tolerance, every inner solve converged and a finite output. False if
         it stopped earlier (at ``mu_tol``, a budget, a step-size collapse or a failed solve).
+    solver_iterations : int
+        Iterations of the inner linear solves over the whole run (for the L2 orbit flows and the
+        finite-time form: the preconditioned-CG iterations of every Gram solve ``A_W^* A_W xi =
+        rhs``); 0 where the flow has none or does not count them.
 
     Notes
     -----
@@ -70,6 +75,7 @@ class FlowResult:
     method: str
     trajectory: tuple | None = None
     reached_t_final: bool = False
+    solver_iterations: int = 0
 
     @property
     def max_x_drift(self) -> float:

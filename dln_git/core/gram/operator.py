@@ -30,6 +30,7 @@ from .preconditioners import (
     sylvester_preconditioner,
 )
 from .solution import GramSolution, herm_part, pcg_min_norm
+from .stacked import apply_stacked, gram_stacks
 
 
 class GramOperator(LinearOperator):
@@ -76,6 +77,7 @@ class GramOperator(LinearOperator):
         self._frames: _Frames | None = None
         self._inner: GramOperator | None = None
         self._trivial_kernel = bool(trivial_kernel)
+        self._stacked = None
         if frame_kind not in FRAME_KINDS:
             raise ValueError(f"frame_kind must be one of {FRAME_KINDS}, got {frame_kind!r}")
         self._frame_kind = frame_kind
@@ -97,7 +99,19 @@ class GramOperator(LinearOperator):
 
     def _matvec(self, v):
         v = np.ravel(v)
-        return pack(self.apply(unpack(v, self.shapes))) if v.size else v.copy()
+        if not v.size:
+            return v.copy()
+        stacks = self._stacks()
+        if stacks is not None:
+            return apply_stacked(stacks, v)
+        return pack(self.apply(unpack(v, self.shapes)))
+
+    def _stacks(self):
+        """The stacks of :func:`~dln_git.core.gram.stacked.gram_stacks` (cached), None for unequal
+        hidden widths."""
+        if self._stacked is None:
+            self._stacked = gram_stacks(self.weights) or False
+        return self._stacked or None
 
     def _rmatvec(self, v):
         return self._matvec(v)
@@ -382,3 +396,4 @@ class GramOperator(LinearOperator):
             kernel_name="Hermitian kernel of real dimension",
             missing_kernel="" if HK is not None else str(self._herm_kernel[complex_][1]),
         )
+

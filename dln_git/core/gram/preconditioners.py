@@ -114,4 +114,32 @@ def sylvester_preconditioner(W, kind: str):
             x[k] = w[k] + (herm(A[k + 1]) @ x[k + 1] @ B[k + 1]) * Sinv[k]
         return tuple(V[k] @ x[k] @ herm(U[k]) for k in range(H))
 
-    return block_lu if lu else jacobi
+    M = block_lu if lu else jacobi
+    if H and len({w.shape[0] for w in W[:H]}) == 1:
+        M = _Preconditioner(M, _stacked_sylvester(U, V, Sinv, A, B, lu))
+    return M
+
+
+def _stacked_sylvester(U, V, Sinv, A, B, lu: bool):
+    """The ``"jacobi"`` / ``"block_lu"`` map of :func:`sylvester_preconditioner` on packed vectors,
+    for equal hidden widths: the changes of basis as batched products on the ``(H, d, d)`` view
+    (the same operations as on tuples, without packing and unpacking)."""
+    H, d = len(U), U[0].shape[0]
+    Us, Vs, S = np.stack(U), np.stack(V), np.stack(Sinv)
+    Uh, Vh = np.conj(np.swapaxes(Us, 1, 2)), np.conj(np.swapaxes(Vs, 1, 2))
+    Ah = [None] + [herm(a) for a in A[1:]] if lu else []
+    Bh = [None] + [herm(b) for b in B[1:]] if lu else []
+
+    def on_packed(v):
+        Y = Vh @ v.reshape(H, d, d) @ Us
+        if not lu:
+            return (Vs @ (Y * S) @ Uh).reshape(-1)
+        Y[0] *= S[0]
+        for k in range(1, H):
+            Y[k] += A[k] @ Y[k - 1] @ Bh[k]
+            Y[k] *= S[k]
+        for k in range(H - 2, -1, -1):
+            Y[k] += (Ah[k + 1] @ Y[k + 1] @ B[k + 1]) * S[k]
+        return (Vs @ Y @ Uh).reshape(-1)
+
+    return on_packed
