@@ -53,7 +53,7 @@ from ..core.regime import regime as _regime
 from ..core.scaling import normalized, rescale
 from ..core.svd_chart import balanced_from_end_to_end, min_regularizer
 from ..core.validation import _widths, as_weights
-from .l2 import SAME_FLOW_TOL, run_finite_time, run_l2
+from .l2 import SAME_FLOW_TOL, closed_in_float64, run_finite_time, run_l2
 from .moment import run_moment
 from .newton import newton_balance
 from .progress import PROGRESS
@@ -266,7 +266,9 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
         converged, message = False, message + "; non-finite result"
     elif converged and drift > MAX_X_DRIFT:
         converged, message = False, message + f"; X not kept: relative drift {drift:.1e} > {MAX_X_DRIFT:.0e}"
-    if reg is not None and not reg.orbit_closed:
+    if (reg is not None and not reg.orbit_closed and "orbit not closed" not in message
+            and not (finite and closed_in_float64(V, reg))):
+        # (closed_in_float64: X only ill-conditioned beyond the regime's rank test, the orbit is closed)
         message += "; orbit not closed (some W_i has rank above rank X)"
     weights = tuple(np.array(w) for w in rescale(tuple(Vb), s, 1, "the balanced weights"))
     with np.errstate(over="ignore"):

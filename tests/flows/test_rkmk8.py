@@ -156,6 +156,7 @@ def test_closed_in_float64():
     assert not reg.orbit_closed and closed_in_float64(W, reg)
     bal = balance(W, method="l2", tol=1e-10)
     assert bal.converged, bal.message
+    assert "orbit not closed" not in bal.message, bal.message
     s = np.linalg.svd(X, compute_uv=False)
     r_min = 0.5 * 4 * np.sum(s ** (2 / 4))
     assert abs(dg.regularizer(bal.weights) / r_min - 1) <= 1e-9
