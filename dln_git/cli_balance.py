@@ -31,6 +31,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="the layers in math order (W_1 first), or one glob pattern (default: W_1, W_2, ...)")
     p.add_argument("--save-result", type=Path, metavar="FILE",
                    help="also write the whole balancing result (.npz; read it with dln_git.results_io.load_result)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr for the flows (default: on a terminal, for runs over 2 s)")
     p.set_defaults(func=run)
     return p
 
@@ -57,7 +59,7 @@ def run(args) -> int:
     if save_result is not None and save_result.suffix != ".npz":
         return _error("--save-result", f"must end in .npz, got {save_result.name!r}")
     try:
-        result = balance(W, method=args.method, tol=args.tol, max_iter=args.max_iter)
+        result = balance(W, method=args.method, tol=args.tol, max_iter=args.max_iter, progress=args.progress)
     except (ValueError, TypeError) as exc:
         return _error("--method/--tol/--max-iter", str(exc))
     X = end_to_end(W)

@@ -91,3 +91,13 @@ def test_balance_cli_errors_and_non_convergence(tmp_path, capsys):
     Wo = load_weights(tmp_path / "o.npz")
     X0, X1 = np.linalg.multi_dot(W[::-1]), np.linalg.multi_dot(Wo[::-1])
     assert np.linalg.norm(X1 - X0) <= 1e-12 * np.linalg.norm(X0)
+
+
+def test_balance_cli_progress_flag(tmp_path, capsys):
+    """``--progress`` forces the flows' bar (on stderr), ``--no-progress`` keeps stderr silent."""
+    src = save_weights(tmp_path / "in.npz", _net(np.random.default_rng(4)))
+    out = tmp_path / "out.npz"
+    assert cli.main(["balance", str(src), "-o", str(out), "--method", "moment", "--tol", "1e-8", "--progress"]) == 0
+    assert "||mu||" in capsys.readouterr().err
+    assert cli.main(["balance", str(src), "-o", str(out), "--method", "moment", "--tol", "1e-8", "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
