@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -33,3 +34,28 @@ def import_package():
         sys.path.insert(0, str(REPO_ROOT))
         import dln_git
     return dln_git
+
+
+def machine_speed() -> float:
+    """Seconds of one 256 x 256 float64 product (median of 20)."""
+    import numpy as np
+
+    A = np.random.default_rng(0).standard_normal((256, 256))
+    times = []
+    for _ in range(20):
+        t = time.perf_counter()
+        A @ A
+        times.append(time.perf_counter() - t)
+    return sorted(times)[10]
+
+
+def median_time(fn, repeats: int):
+    """Median wall time of ``repeats`` calls of ``fn()`` and the output of the last call."""
+    import numpy as np
+
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), out

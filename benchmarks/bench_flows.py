@@ -26,10 +26,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _bench_env import configure_threads, import_package, steal_seconds
+from _bench_env import configure_threads, import_package, median_time, steal_seconds
 
 
 def main() -> None:
@@ -67,14 +66,6 @@ def main() -> None:
         g = [scipy.linalg.expm(0.7 * rng.standard_normal((d, d)) / np.sqrt(d)) for _ in range(N - 1)]
         return gauge_act(g, Wb)
 
-    def timed(fn, repeats):
-        times, out = [], None
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            out = fn()
-            times.append(time.perf_counter() - t0)
-        return float(np.median(times)), out
-
     def svd_floor(W, N, d):
         return balanced_from_end_to_end(end_to_end(W), (d,) * (N + 1))
 
@@ -86,9 +77,9 @@ def main() -> None:
         W = instance(d, N, 1e3)
         mu0 = moment_norm(W)
         tol = 1e-10 * mu0 / regularizer(W)  # R only decreases, so ||mu|| <= 1e-10 ||mu0|| at the end
-        t_new, res = timed(lambda: balance(W, method="newton", tol=tol), args.repeats)
+        t_new, res = median_time(lambda: balance(W, method="newton", tol=tol), args.repeats)
         T = 0.5 * np.log(1e10)
-        t_ref, ref = timed(lambda: dense_l2_flow(W, [0.0, T], rtol=1e-10), 1)
+        t_ref, ref = median_time(lambda: dense_l2_flow(W, [0.0, T], rtol=1e-10), 1)
         mu_ref = moment_norm(ref.weights[-1]) / mu0
         print(f"\n1. N = 4, d = 16: balance (newton) {t_new * 1e3:.1f} ms, ||mu||/||mu0|| = "
               f"{res.mu_history[-1] / mu0:.1e}, {res.iterations} iterations")
@@ -99,8 +90,8 @@ def main() -> None:
     if 2 not in args.skip:
         d, N = 256, 8
         W = instance(d, N, 1e3)
-        t_floor, _ = timed(lambda: svd_floor(W, N, d), args.repeats)
-        t_bal, res = timed(lambda: balance(W, method="newton", tol=1e-12), args.repeats)
+        t_floor, _ = median_time(lambda: svd_floor(W, N, d), args.repeats)
+        t_bal, res = median_time(lambda: balance(W, method="newton", tol=1e-12), args.repeats)
         print(f"\n2. N = 8, d = 256, cond X = 1e3: balance {t_bal:.2f} s ({res.iterations} iterations, converged "
               f"{res.converged}, X drift {res.x_drift:.1e}); SVD chart {t_floor * 1e3:.1f} ms")
         print(f"   ratio {t_bal / t_floor:.1f} (target <= 50: {'met' if t_bal / t_floor <= 50 else 'NOT met'})")
@@ -114,8 +105,8 @@ def main() -> None:
             for v in grid:
                 d, N = make(v)
                 W = instance(d, N, 1e3)
-                t_bal, res = timed(lambda W=W: balance(W, method="newton", tol=1e-12), args.repeats)
-                t_floor, _ = timed(lambda W=W, N=N, d=d: svd_floor(W, N, d), args.repeats)
+                t_bal, res = median_time(lambda W=W: balance(W, method="newton", tol=1e-12), args.repeats)
+                t_floor, _ = median_time(lambda W=W, N=N, d=d: svd_floor(W, N, d), args.repeats)
                 rows.append((v, t_bal, t_floor, res.iterations, res.converged))
                 print(f"   {label} {v}: balance {t_bal:.3f} s ({res.iterations} it, converged {res.converged}), "
                       f"SVD chart {t_floor * 1e3:.1f} ms, ratio {t_bal / t_floor:.1f}")

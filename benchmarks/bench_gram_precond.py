@@ -45,7 +45,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from _bench_env import configure_threads, import_package, steal_seconds
+from _bench_env import configure_threads, import_package, machine_speed, steal_seconds
 
 KINDS = ("block_lu", "balanced")
 
@@ -98,19 +98,6 @@ def gauged_balanced(dg, d, N, c, cond, seed):
     Wb = dg.balanced_from_end_to_end(X, (d,) * (N + 1))
     g = [sl.expm(c * rng.standard_normal((d, d)) / np.sqrt(d)) for _ in range(N - 1)]
     return dg.gauge_act(g, Wb), X
-
-
-def machine_speed() -> float:
-    """Seconds of one 256 x 256 float64 product (median of 20)."""
-    import numpy as np
-
-    A = np.random.default_rng(0).standard_normal((256, 256))
-    times = []
-    for _ in range(20):
-        t = time.perf_counter()
-        A @ A
-        times.append(time.perf_counter() - t)
-    return sorted(times)[10]
 
 
 def run_solve(dg, W, method, kind, rtol, maxiter):

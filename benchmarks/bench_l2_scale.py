@@ -32,7 +32,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _bench_env import configure_threads, import_package, steal_seconds
+from _bench_env import configure_threads, import_package, machine_speed, steal_seconds
 
 
 def parse_size(text: str) -> tuple[int, ...]:
@@ -42,19 +42,6 @@ def parse_size(text: str) -> tuple[int, ...]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"size must look like 16x5 (width x depth), got {text!r}") from None
     return (d,) * (n + 1)
-
-
-def machine_speed() -> float:
-    """Seconds of one 256 x 256 float64 product (median of 20)."""
-    import numpy as np
-
-    A = np.random.default_rng(0).standard_normal((256, 256))
-    times = []
-    for _ in range(20):
-        t = time.perf_counter()
-        A @ A
-        times.append(time.perf_counter() - t)
-    return sorted(times)[10]
 
 
 class IterationCounter:

@@ -30,7 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _bench_env import configure_threads, import_package, steal_seconds
+from _bench_env import configure_threads, import_package, median_time, steal_seconds
 
 
 def main() -> None:
@@ -54,14 +54,6 @@ def main() -> None:
     from dln_git.flows import balance
     from dln_git.flows.balance import FLOW_STEPS, _flow_options, _Forecast
     from dln_git.flows.moment import run_moment
-
-    def timed(fn, repeats):
-        times, out = [], None
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            out = fn()
-            times.append(time.perf_counter() - t0)
-        return float(np.median(times)), out
 
     def explicit_steps(W, tol):
         """``balance(method="moment")`` before issue 17: the explicit group integrator."""
@@ -87,8 +79,8 @@ def main() -> None:
             seed = args.seed + k
             W = random_weights((d,) * 5, rng=seed)
             sv = np.linalg.svd(end_to_end(W), compute_uv=False)
-            t_newton, rn = timed(lambda W=W: balance(W, method="newton", tol=args.tol), args.repeats)
-            t_moment, rm = timed(lambda W=W: balance(W, method="moment", tol=args.tol), args.repeats)
+            t_newton, rn = median_time(lambda W=W: balance(W, method="newton", tol=args.tol), args.repeats)
+            t_moment, rm = median_time(lambda W=W: balance(W, method="moment", tol=args.tol), args.repeats)
             if not (rn.converged and rm.converged):
                 print(f"  (not converged: newton {rn.converged}, moment {rm.converged}: {rm.message[:120]})")
             line = (f"{d:>3} {seed:>4} {sv[0] / sv[-1]:>9.2e} {t_newton:>9.4f} {t_moment:>9.3f} "

@@ -26,26 +26,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _bench_env import configure_threads, import_package, steal_seconds
+from _bench_env import configure_threads, import_package, median_time, steal_seconds
 
 #: Steps of ``balance(method="moment", tol=1e-10)`` at (32,)*5, seed 0, with the explicit DP5(4)
 #: integrator that preceded the stiff one (main at 918d92a, measured by
 #: ``benchmarks/bench_moment_scale.py``); the issue asks for 20x fewer.
 BASELINE_MOMENT_STEPS_32 = 12601
-
-
-def _median_time(fn, repeats):
-    import numpy as np
-
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), out
 
 
 def _fit_exponent(xs, ys):
@@ -85,8 +73,8 @@ def main() -> None:
         print("\nA. balance(method='l2') / Newton, tol", args.tol)
         for widths, target in (((16,) * 5, 10.0), ((32,) * 5, 20.0), ((64,) * 9, 20.0)):
             W = weights(widths)
-            t_newton, _ = _median_time(lambda W=W: newton(W), max(args.repeats, 5))
-            t_l2, res = _median_time(lambda W=W: dg.balance(W, method="l2", tol=args.tol), args.repeats)
+            t_newton, _ = median_time(lambda W=W: newton(W), max(args.repeats, 5))
+            t_l2, res = median_time(lambda W=W: dg.balance(W, method="l2", tol=args.tol), args.repeats)
             ratio = t_l2 / t_newton
             print(f"  widths {widths[0]}^{len(widths)}: Newton {t_newton:.4f} s, l2 {t_l2:.3f} s "
                   f"({res.iterations} steps, converged={res.converged}): ratio {ratio:.1f} "
@@ -95,8 +83,8 @@ def main() -> None:
     if "B" not in args.skip:
         print("\nB. balance(method='moment') / Newton at (32,)*5, tol", args.tol)
         W = weights((32,) * 5)
-        t_newton, _ = _median_time(lambda: newton(W), max(args.repeats, 5))
-        t_mom, res = _median_time(lambda: dg.balance(W, method="moment", tol=args.tol), args.repeats)
+        t_newton, _ = median_time(lambda: newton(W), max(args.repeats, 5))
+        t_mom, res = median_time(lambda: dg.balance(W, method="moment", tol=args.tol), args.repeats)
         ratio = t_mom / t_newton
         print(f"  Newton {t_newton:.4f} s, moment {t_mom:.3f} s ({res.iterations} steps, converged={res.converged}):"
               f" ratio {ratio:.1f} (target <= 100: {_verdict(ratio <= 100 and res.converged)})")
@@ -111,7 +99,7 @@ def main() -> None:
         for d in args.gram_widths:
             W = weights((d,) * 9)
             mu = dg.moment_map(W)
-            t, sol = _median_time(lambda W=W, mu=mu: dg.solve_gram(W, mu, rtol=1e-10), args.repeats)
+            t, sol = median_time(lambda W=W, mu=mu: dg.solve_gram(W, mu, rtol=1e-10), args.repeats)
             times.append(t)
             iters.append(sol.iterations)
             print(f"  width {d}: {sol.iterations} iterations, {t:.3f} s, converged={sol.converged}")
@@ -127,8 +115,8 @@ def main() -> None:
         t_newton, t_floor = [], []
         for n in args.depths:
             W = weights((32,) * (n + 1))
-            t, res = _median_time(lambda W=W: newton(W), max(args.repeats, 5))
-            tf, _ = _median_time(lambda W=W: [np.linalg.svd(w) for w in W], max(args.repeats, 5))
+            t, res = median_time(lambda W=W: newton(W), max(args.repeats, 5))
+            tf, _ = median_time(lambda W=W: [np.linalg.svd(w) for w in W], max(args.repeats, 5))
             t_newton.append(t)
             t_floor.append(tf)
             print(f"  N = {n}: Newton {t:.4f} s ({res.iterations} iterations), SVD floor {tf:.5f} s, "

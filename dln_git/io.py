@@ -32,6 +32,7 @@ import fnmatch
 import os
 import pathlib
 import re
+import secrets
 from collections.abc import Sequence
 
 import numpy as np
@@ -140,13 +141,24 @@ def save_weights(path: str | os.PathLike, W, names: Sequence[str] | None = None)
     if len(names) != len(W) or len(set(names)) != len(names):
         raise ValueError(f"names must be {len(W)} distinct strings, one per layer, got {names}")
     tensors = {n: np.ascontiguousarray(w) for n, w in zip(names, W, strict=True)}
-    tmp = path.with_name(f".{path.stem}.partial{suffix}")
+    if suffix == ".npz":
+        return write_atomically(path, lambda tmp: savez_file(tmp, tensors))
+    return write_atomically(path, lambda tmp: _safetensors_numpy().save_file(tensors, str(tmp)))
+
+
+def savez_file(path: pathlib.Path, arrays: dict) -> None:
+    """``numpy.savez`` of ``arrays`` to exactly ``path`` (no ``.npz`` appended)."""
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def write_atomically(path: pathlib.Path, write) -> pathlib.Path:
+    """Call ``write(tmp)`` on a temporary sibling of ``path`` (same suffix), then rename it to
+    ``path`` (:func:`os.replace`): an interrupted write leaves no half file and an existing file is
+    replaced whole. The temporary file is removed on any error. Returns ``path``."""
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.partial{path.suffix}")
     try:
-        if suffix == ".npz":
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **tensors)
-        else:
-            _safetensors_numpy().save_file(tensors, str(tmp))
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

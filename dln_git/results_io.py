@@ -56,9 +56,10 @@ import json
 import math
 import os
 import pathlib
-import secrets
 
 import numpy as np
+
+from .io import savez_file, write_atomically
 
 __all__ = ["FORMAT_VERSION", "RESULT_TYPES", "load_result", "results_equal", "save_result"]
 
@@ -186,15 +187,7 @@ def save_result(path: str | os.PathLike, result) -> pathlib.Path:
     meta = {"format": _FORMAT, "version": FORMAT_VERSION, "type": tree["dataclass"], "value": tree}
     text = json.dumps(meta, allow_nan=False, ensure_ascii=False)
     entries = {_META: np.frombuffer(text.encode("utf-8"), dtype=np.uint8), **encoder.arrays}
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.partial.npz")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **entries)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_atomically(path, lambda tmp: savez_file(tmp, entries))
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ __all__ = [
     "bracket",
     "dexpinv",
     "expm",
+    "expm_stack",
     "lincomb",
 ]
 
@@ -77,14 +78,19 @@ def expm(A: np.ndarray) -> np.ndarray:
     at milliseconds under multi-threaded BLAS contention) because the flows call it for many
     small matrices.
     """
-    n = A.shape[0]
-    if n == 0:
+    if A.shape[0] == 0:
         return A.copy()
-    norm1 = float(np.abs(A).sum(axis=0).max())
+    return expm_stack(A)
+
+
+def expm_stack(A: np.ndarray) -> np.ndarray:
+    """:func:`expm` of one matrix ``(d, d)`` or of each matrix of a stack ``(k, d, d)`` (one
+    scaling ``s`` for the whole stack, from the largest 1-norm)."""
+    norm1 = float(np.abs(A).sum(axis=-2).max())
     s = max(0, int(np.ceil(np.log2(norm1 / _THETA13)))) if norm1 > 0 else 0
     A = A / 2.0**s
     b = _PADE13
-    eye = np.eye(n, dtype=A.dtype)
+    eye = np.eye(A.shape[-1], dtype=A.dtype)
     A2 = A @ A
     A4 = A2 @ A2
     A6 = A4 @ A2

@@ -37,7 +37,7 @@ from ..core.gauge import _act_pairs, _action, _action_adjoint
 from ..core.linalg import herm, norm
 from ..core.moment_map import _moment_map
 from .integrators import StepOutcome, _bounded, _TooLarge
-from .lie_group import _PADE13, _THETA13, act_exp, dexpinv, lincomb
+from .lie_group import act_exp, dexpinv, expm_stack, lincomb
 
 __all__ = ["ROSENBROCK_ORDER", "MomentRosenbrockStepper", "gmres"]
 
@@ -276,25 +276,6 @@ def stage_system(W, mu) -> _StageSystem:
     return _StageSystem(W, mu)
 
 
-def _expm_stack(A: np.ndarray) -> np.ndarray:
-    """``exp(A_k)`` for a stack ``(k, d, d)``: the [13/13] Padé scaling and squaring of
-    :func:`dln_git.flows.lie_group.expm`, batched (one scaling for the whole stack)."""
-    norm1 = float(np.abs(A).sum(axis=-2).max())
-    s = max(0, int(np.ceil(np.log2(norm1 / _THETA13)))) if norm1 > 0 else 0
-    A = A / 2.0**s
-    b = _PADE13
-    eye = np.eye(A.shape[-1], dtype=A.dtype)
-    A2 = A @ A
-    A4 = A2 @ A2
-    A6 = A4 @ A2
-    U = A @ (A6 @ (b[13] * A6 + b[11] * A4 + b[9] * A2) + b[7] * A6 + b[5] * A4 + b[3] * A2 + b[1] * eye)
-    V = A6 @ (b[12] * A6 + b[10] * A4 + b[8] * A2) + b[6] * A6 + b[4] * A4 + b[2] * A2 + b[0] * eye
-    E = np.linalg.solve(V - U, V + U)
-    for _ in range(s):
-        E = E @ E
-    return E
-
-
 def act_exp_fast(W, theta) -> tuple[np.ndarray, ...]:
     """``exp(theta).W`` as :func:`dln_git.flows.lie_group.act_exp`, batched when all ``theta_i`` share a shape.
 
@@ -302,7 +283,7 @@ def act_exp_fast(W, theta) -> tuple[np.ndarray, ...]:
     """
     if len(theta) < 2 or any(t.shape != theta[0].shape for t in theta):
         return act_exp(W, theta)
-    E = _expm_stack(np.stack(theta))
+    E = expm_stack(np.stack(theta))
     Einv = np.linalg.inv(E)
     return _act_pairs(list(zip(E, Einv, strict=True)), W)
 
