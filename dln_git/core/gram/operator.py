@@ -29,6 +29,7 @@ from .preconditioners import (
     hermitian_form,
     sylvester_preconditioner,
 )
+from .segments import SegmentPreconditioner
 from .solution import GramSolution, herm_part, pcg_min_norm
 from .stacked import apply_stacked, gram_stacks
 
@@ -200,6 +201,8 @@ class GramOperator(LinearOperator):
                 M = balanced_preconditioner(self.frames(), hermitian)
             elif hermitian:
                 M = hermitian_form(self.preconditioner(kind))
+            elif kind == "segments":
+                M = SegmentPreconditioner(self.weights, self.preconditioner("jacobi"))
             else:
                 M = sylvester_preconditioner(self.weights, kind)
             self._precond[key] = M

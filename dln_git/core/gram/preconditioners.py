@@ -21,7 +21,7 @@ from .frames import _Frames
 from .solution import herm_part
 
 #: Preconditioner kinds accepted by :meth:`GramOperator.preconditioner`.
-PRECONDITIONERS = ("jacobi", "block_lu", "balanced")
+PRECONDITIONERS = ("jacobi", "block_lu", "balanced", "segments")
 
 
 @dataclass(frozen=True)

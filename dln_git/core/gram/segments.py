@@ -1,0 +1,160 @@
+"""The ``"segments"`` preconditioner of the Gram operator: subspace corrections on transport spaces.
+
+docs/math section 2. Far from balance the Gram operator ``A_W^* A_W`` is ill-conditioned
+because of *near-stabilisers*: tuples with ``xi_i W_i ~ W_i xi_{i-1}`` on a run of layers. They
+are not local to one hidden layer, so block-diagonal or Gauss–Seidel preconditioners miss them
+(Gaussian weights, N = 8, d = 256: about 2000 PCG iterations). For a *segment* of hidden layers
+``j..k`` the transport space is
+
+``Z_jk = { xi : xi_i = T_i X S_i for j <= i <= k, 0 elsewhere }``,  ``X`` a ``d_j x d_k`` matrix,
+
+with ``T_i = W_i ... W_{j+1}`` (``T_j = I``) and ``S_i = W_k ... W_{i+1}`` (``S_k = I``), hidden
+layer i being the output of ``W_i``. Inside the segment ``T_i X S_i W_i = W_i T_{i-1} X S_{i-1}``,
+so ``A_W`` of such a tuple lives on the two boundary layers only:
+``(A_W xi)_j = X B_1`` and ``(A_W xi)_{k+1} = -B_2 X`` with ``B_1 = W_k ... W_j`` and
+``B_2 = W_{k+1} ... W_{j+1}`` [derived]. The Gram operator restricted to ``Z_jk`` is therefore
+the Sylvester operator ``X -> B_2^* B_2 X + X B_1 B_1^*``, inverted exactly in the singular
+bases of ``B_1`` and ``B_2``: with ``B_2^* B_2 = E diag(kappa) E^*`` and
+``B_1 B_1^* = F diag(lambda) F^*``,
+
+``(Z^* A^*A Z)^+ R = E [(E^* R F) / (kappa_a + lambda_b)] F^*``
+
+(zero where the denominator is, below ``1e-14`` of its largest entry: those coordinates span
+``ker A_W ∩ Z_jk``). No inverse of a layer or of a product is formed, so any widths and ranks
+are allowed. A one-layer segment ``j = k`` is the exact inverse of the diagonal Sylvester block.
+
+The preconditioner is the symmetric multiplicative Schwarz method over the segments, starting
+from block-Jacobi: with ``Q_s = Z_s (Z_s^* C Z_s)^+ Z_s^*`` (``C = A_W^* A_W``) and
+``M_0`` block-Jacobi, ``M_s = (I - Q_s C) M_{s-1} (I - C Q_s) + Q_s``. Each ``M_s`` is symmetric
+positive semi-definite, and exact on ``Z_s``. ``C Z_s X`` and ``Z_s^* C r`` touch only hidden
+layers ``j-1, j, k, k+1`` (through the two boundary layers), so a segment of length L costs about
+``4 (L + 1) + 16`` matrix products per application.
+
+Measured (Gaussian weights ``G_i / sqrt(d)``, N = 8, every segment of at least two layers,
+rtol 1e-10, ``benchmarks/bench_gram_precond.py --scaling``): see that benchmark's output in the
+README's Performance section. Deeper networks use segments of at most :data:`MAX_SEGMENT`
+hidden layers, which keeps the memory at ``O(N MAX_SEGMENT^2 d^2)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..linalg import herm
+
+#: Longest segment (in hidden layers) of the default family: every segment when ``N <= 8``.
+MAX_SEGMENT = 7
+#: Denominators ``kappa_a + lambda_b`` below this fraction of the largest are treated as 0.
+ZERO_RTOL = 1e-14
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Transport space of hidden layers ``j..k`` (0-based): factors ``L_i = T_i E``,
+    ``R_i = S_i^* F`` so that ``xi_i = L_i V R_i^*`` for coefficients V, the boundary products
+    and the coefficient-wise pseudo-inverse of the restricted Gram operator."""
+
+    j: int
+    k: int
+    left: tuple
+    right: tuple
+    inv: np.ndarray
+    B1: np.ndarray
+    B2: np.ndarray
+    E: np.ndarray
+    F: np.ndarray
+
+
+def _segment(W, j: int, k: int) -> _Segment:
+    T = [np.eye(W[j].shape[0], dtype=W[j].dtype)]
+    for i in range(j + 1, k + 1):
+        T.append(W[i] @ T[-1])
+    S = [np.eye(W[k].shape[0], dtype=W[k].dtype)]
+    for i in range(k, j, -1):
+        S.append(S[-1] @ W[i])
+    S.reverse()
+    B1 = T[-1] @ W[j]
+    B2 = W[k + 1] @ T[-1]
+    F, s1, _ = np.linalg.svd(B1)
+    _, s2, Vh = np.linalg.svd(B2)
+    E = herm(Vh)
+    lam = np.zeros(F.shape[0])
+    lam[: s1.size] = s1 * s1
+    kap = np.zeros(E.shape[0])
+    kap[: s2.size] = s2 * s2
+    den = kap[:, None] + lam[None, :]
+    top = float(den.max()) if den.size else 0.0
+    keep = den > ZERO_RTOL * top
+    inv = np.zeros_like(den)
+    inv[keep] = 1.0 / den[keep]
+    return _Segment(j, k, tuple(t @ E for t in T), tuple(herm(s) @ F for s in S), inv, B1, B2, E, F)
+
+
+def default_segments(hidden: int, max_length: int = MAX_SEGMENT) -> list[tuple[int, int]]:
+    """Segments ``(j, k)``, ``j < k``, of at most ``max_length`` hidden layers, shortest first."""
+    pairs = [(j, k) for j in range(hidden) for k in range(j + 1, min(hidden, j + max_length))]
+    return sorted(pairs, key=lambda p: (p[1] - p[0], p[0]))
+
+
+class SegmentPreconditioner:
+    """``r -> M r`` for the Gram operator of W (module docstring): block-Jacobi followed by
+    symmetric multiplicative corrections on the transport spaces of ``segments``.
+
+    ``jacobi``: the block-Jacobi map on tuples (``GramOperator.preconditioner("jacobi")``).
+    """
+
+    def __init__(self, W, jacobi, segments=None):
+        self.W = tuple(W)
+        H = len(self.W) - 1
+        pairs = default_segments(H) if segments is None else list(segments)
+        self.segments = tuple(_segment(self.W, j, k) for j, k in pairs)
+        self.jacobi = jacobi
+
+    # -- one segment ------------------------------------------------------------------------
+    def _coefficients(self, s: _Segment, r) -> np.ndarray:
+        """``(Z^* C Z)^+ Z^* r`` in the coordinates ``V`` of ``X = E V F^*``."""
+        acc = sum(herm(L) @ r[i] @ R for i, L, R in zip(range(s.j, s.k + 1), s.left, s.right, strict=True))
+        return acc * s.inv
+
+    def _lift(self, s: _Segment, V, r, sign: float):
+        """``r + sign Z V`` (a new tuple)."""
+        out = list(r)
+        for i, L, R in zip(range(s.j, s.k + 1), s.left, s.right, strict=True):
+            out[i] = out[i] + sign * (L @ V @ herm(R))
+        return out
+
+    def _gram_of_lift(self, s: _Segment, V, r, sign: float):
+        """``r + sign C Z V``: ``A Z V`` is ``X B_1`` on layer j and ``-B_2 X`` on layer k + 1."""
+        X = s.E @ V @ herm(s.F)
+        a, b = X @ s.B1, s.B2 @ X
+        W, out, j, k = self.W, list(r), s.j, s.k
+        out[j] = out[j] + sign * (a @ herm(W[j]))
+        if j >= 1:
+            out[j - 1] = out[j - 1] - sign * (herm(W[j]) @ a)
+        out[k] = out[k] + sign * (herm(W[k + 1]) @ b)
+        if k + 1 < len(out):
+            out[k + 1] = out[k + 1] - sign * (b @ herm(W[k + 1]))
+        return out
+
+    def _coefficients_of_gram(self, s: _Segment, x) -> np.ndarray:
+        """``(Z^* C Z)^+ Z^* C x`` from the two boundary layers of ``A x``."""
+        W, j, k = self.W, s.j, s.k
+        Aj = x[j] @ W[j] - (W[j] @ x[j - 1] if j >= 1 else 0)
+        Ak = (x[k + 1] @ W[k + 1] if k + 1 < len(x) else 0) - W[k + 1] @ x[k]
+        R = Aj @ herm(s.B1) - herm(s.B2) @ Ak
+        return (herm(s.E) @ R @ s.F) * s.inv
+
+    # -- the preconditioner -----------------------------------------------------------------
+    def __call__(self, r):
+        return tuple(self._apply(list(r), len(self.segments)))
+
+    def _apply(self, r, level: int):
+        if level == 0:
+            return list(self.jacobi(tuple(r)))
+        s = self.segments[level - 1]
+        V = self._coefficients(s, r)
+        inner = self._apply(self._gram_of_lift(s, V, r, -1.0), level - 1)
+        V2 = self._coefficients_of_gram(s, inner)
+        return self._lift(s, V - V2, inner, 1.0)
