@@ -102,7 +102,9 @@ class SegmentPreconditioner:
     """``r -> M r`` for the Gram operator of W (module docstring): block-Jacobi followed by
     symmetric multiplicative corrections on the transport spaces of ``segments``.
 
-    ``jacobi``: the block-Jacobi map on tuples (``GramOperator.preconditioner("jacobi")``).
+    ``jacobi``: the block-Jacobi map on tuples (``GramOperator.preconditioner("jacobi")``); when
+    it also has ``on_packed`` (equal hidden widths), :meth:`on_packed` runs on the ``(H, d, d)``
+    view with the segment factors stacked (a few batched products per segment).
     """
 
     def __init__(self, W, jacobi, segments=None):
@@ -111,32 +113,45 @@ class SegmentPreconditioner:
         pairs = default_segments(H) if segments is None else list(segments)
         self.segments = tuple(_segment(self.W, j, k) for j, k in pairs)
         self.jacobi = jacobi
+        self.hidden = H
+        if getattr(jacobi, "on_packed", None) is not None and H:
+            self.d = self.W[0].shape[0]
+            self._stacks = tuple((np.stack(s.left), np.conj(np.swapaxes(np.stack(s.left), 1, 2)),
+                                  np.stack(s.right), np.conj(np.swapaxes(np.stack(s.right), 1, 2)))
+                                 for s in self.segments)
+            self.on_packed = self._on_packed
 
     # -- one segment ------------------------------------------------------------------------
-    def _coefficients(self, s: _Segment, r) -> np.ndarray:
+    def _coefficients(self, s: _Segment, r, stack=None) -> np.ndarray:
         """``(Z^* C Z)^+ Z^* r`` in the coordinates ``V`` of ``X = E V F^*``."""
+        if stack is not None:
+            _, Lh, R, _ = stack
+            return (Lh @ r[s.j:s.k + 1] @ R).sum(axis=0) * s.inv
         acc = sum(herm(L) @ r[i] @ R for i, L, R in zip(range(s.j, s.k + 1), s.left, s.right, strict=True))
         return acc * s.inv
 
-    def _lift(self, s: _Segment, V, r, sign: float):
-        """``r + sign Z V`` (a new tuple)."""
-        out = list(r)
+    def _lift(self, s: _Segment, V, r, sign: float, stack=None):
+        """``r + sign Z V`` (in place on the list or stack r, which is returned)."""
+        if stack is not None:
+            L, _, _, Rh = stack
+            r[s.j:s.k + 1] += sign * (L @ V @ Rh)
+            return r
         for i, L, R in zip(range(s.j, s.k + 1), s.left, s.right, strict=True):
-            out[i] = out[i] + sign * (L @ V @ herm(R))
-        return out
+            r[i] = r[i] + sign * (L @ V @ herm(R))
+        return r
 
     def _gram_of_lift(self, s: _Segment, V, r, sign: float):
-        """``r + sign C Z V``: ``A Z V`` is ``X B_1`` on layer j and ``-B_2 X`` on layer k + 1."""
+        """``r + sign C Z V`` in place: ``A Z V`` is ``X B_1`` on layer j and ``-B_2 X`` on layer k + 1."""
         X = s.E @ V @ herm(s.F)
         a, b = X @ s.B1, s.B2 @ X
-        W, out, j, k = self.W, list(r), s.j, s.k
-        out[j] = out[j] + sign * (a @ herm(W[j]))
+        W, j, k = self.W, s.j, s.k
+        r[j] = r[j] + sign * (a @ herm(W[j]))
         if j >= 1:
-            out[j - 1] = out[j - 1] - sign * (herm(W[j]) @ a)
-        out[k] = out[k] + sign * (herm(W[k + 1]) @ b)
-        if k + 1 < len(out):
-            out[k + 1] = out[k + 1] - sign * (b @ herm(W[k + 1]))
-        return out
+            r[j - 1] = r[j - 1] - sign * (herm(W[j]) @ a)
+        r[k] = r[k] + sign * (herm(W[k + 1]) @ b)
+        if k + 1 < len(r):
+            r[k + 1] = r[k + 1] - sign * (b @ herm(W[k + 1]))
+        return r
 
     def _coefficients_of_gram(self, s: _Segment, x) -> np.ndarray:
         """``(Z^* C Z)^+ Z^* C x`` from the two boundary layers of ``A x``."""
@@ -147,14 +162,26 @@ class SegmentPreconditioner:
         return (herm(s.E) @ R @ s.F) * s.inv
 
     # -- the preconditioner -----------------------------------------------------------------
-    def __call__(self, r):
-        return tuple(self._apply(list(r), len(self.segments)))
+    def _sweep(self, r, base, stacks):
+        """``M_S r`` unrolled: ``M_s r = (I - Q_s C) M_{s-1}((I - C Q_s) r) + Q_s r`` for s = S..1."""
+        coeffs = []
+        for n in range(len(self.segments) - 1, -1, -1):
+            s = self.segments[n]
+            V = self._coefficients(s, r, stacks and stacks[n])
+            coeffs.append(V)
+            r = self._gram_of_lift(s, V, r, -1.0)
+        x = base(r)
+        for n, V in enumerate(reversed(coeffs)):
+            s = self.segments[n]
+            x = self._lift(s, V - self._coefficients_of_gram(s, x), x, 1.0, stacks and stacks[n])
+        return x
 
-    def _apply(self, r, level: int):
-        if level == 0:
-            return list(self.jacobi(tuple(r)))
-        s = self.segments[level - 1]
-        V = self._coefficients(s, r)
-        inner = self._apply(self._gram_of_lift(s, V, r, -1.0), level - 1)
-        V2 = self._coefficients_of_gram(s, inner)
-        return self._lift(s, V - V2, inner, 1.0)
+    def __call__(self, r):
+        out = self._sweep([np.array(x) for x in r], lambda y: list(self.jacobi(tuple(y))), None)
+        return tuple(out)
+
+    def _on_packed(self, v: np.ndarray) -> np.ndarray:
+        H, d = self.hidden, self.d
+        r = np.array(v).reshape(H, d, d)
+        out = self._sweep(r, lambda y: self.jacobi.on_packed(y.reshape(-1)).reshape(H, d, d), self._stacks)
+        return out.reshape(-1)
