@@ -1,32 +1,26 @@
 """The Dormand–Prince 8(5,3) Runge–Kutta tableau ("DOP853") as exact decimal constants.
 
 Source: E. Hairer, S. P. Nørsett and G. Wanner, *Solving Ordinary Differential Equations I:
-Nonstiff Problems*, 2nd ed., Springer 1993, section II.10 (the method of Dormand and Prince,
-J. Comput. Appl. Math. 6, 1980, refined with the error estimator of the book), and E. Hairer's
-public-domain Fortran code ``dop853.f``, whose constants ``c2 .. c11``, ``a21 .. a1211``,
-``b1 .. b12``, ``bhh1 .. bhh3`` and ``er1 .. er12`` are written out below digit for digit
-(30 significant digits, rounded to float64 by the parser). Entries the code leaves out are zero.
-Only the twelve stages of a step are given; the three extra stages of the dense output
-(``c14 .. c16``) are not used here.
-
-The tableau
------------
+Nonstiff Problems*, 2nd ed., Springer 1993, section II.5 ("An 8th order embedded method", the
+method of Dormand and Prince with the error estimator of orders 5 and 3; used in the comparisons
+of section II.10), and E. Hairer's public-domain Fortran code ``dop853.f``, whose constants
+``c2 .. c11``, ``a21 .. a1211``, ``b1 .. b12``, ``bhh1 .. bhh3`` and ``er1 .. er12`` are written
+out below digit for digit (30 significant digits, rounded to float64 by the parser; ``c1 = 0``,
+``c12 = 1``). Entries the code leaves out are zero. Only the twelve stages of a step are given;
+the three extra stages of the dense output (``c14 .. c16``) are not used here.
 
 A step of ``y' = f(t, y)`` from ``(t, y)`` with step ``h`` computes the stages
 ``k_i = f(t + C[i] h, y + h sum_{j<i} A[i, j] k_j)`` for ``i = 0 .. 11`` (``A`` strictly lower
 triangular, ``C[11] = 1``) and the eighth-order update ``y_new = y + h sum_i B[i] k_i``.
 A thirteenth field ``k_12 = f(t + h, y_new)`` (first-same-as-last: it starts the next step)
-takes part in the error estimates only with weight zero, which is why ``E3`` and ``E5`` have 13
-entries and the last one is 0.
-
-Error estimators
-----------------
+enters the error estimates only with weight zero, which is why ``E3`` and ``E5`` have 13
+entries and the last one is 0. The two error estimators are:
 
 * ``E5[i] = er_{i+1}`` (``er2 .. er5 = 0``): ``h sum_i E5[i] k_i`` is the difference between the
-  eighth-order update and an embedded fifth-order one, ``B - E5[:12]`` (an order-5 quadrature).
-* ``E3[i] = B[i] - BHH[i]`` with ``BHH`` the third-order weights ``bhh1, bhh2, bhh3`` of
-  ``dop853.f`` placed at stages 1, 9 and 12 (indices 0, 8, 11): the difference between the
-  eighth-order update and an embedded third-order one.
+  eighth-order update and an embedded fifth-order one, with weights ``B - E5[:12]``;
+* ``E3[i] = B[i] - BHH[i]``, with ``BHH`` the third-order weights ``bhh1, bhh2, bhh3`` of
+  ``dop853.f`` at stages 1, 9 and 12 (indices 0, 8, 11): the difference between the
+  eighth-order update and the embedded third-order one.
 
 Both estimate a difference of two consistent solutions, so their entries sum to 0. ``dop853.f``
 combines them into the local error ``|e5|^2 / sqrt(|e5|^2 + 0.01 |e3|^2)``, of order ``h^8``.
