@@ -4,7 +4,8 @@ For ``dW/dt = A_W(F(W))`` (F a Lie algebra element, MATH.md section 3) the step 
 ``W_{n+1} = exp(Theta).W_n`` with ``Theta = h sum_j b_j K_j``,
 ``K_j = dexp^{-1}_{Theta_j}(F(exp(Theta_j).W_n))`` and ``Theta_j = h sum_l a_jl K_l``: the
 classical DOP853 method (Hairer, Nørsett & Wanner, *Solving ODEs I*, section II.10; the
-coefficients of ``scipy.integrate.DOP853``) applied to the ODE of ``Theta`` in the Lie algebra.
+coefficients of Hairer's ``dop853.f``, :mod:`dln_git.flows.dop853_tableau`) applied to the ODE of
+``Theta`` in the Lie algebra.
 Munthe-Kaas (Appl. Numer. Math. 29, 1999): the scheme keeps the order of the tableau (8) when
 ``dexp^{-1}`` is truncated after ``ad^{p-2} = ad^6``. Every update is a gauge transformation, so
 X is kept to rounding error, as with the fifth-order :class:`dln_git.flows.integrators.GroupStepper`.
@@ -19,11 +20,11 @@ on Gaussian weights (measured: 212 against 523 at widths (16,)*5), each evaluati
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate._ivp import dop853_coefficients as _dop853
 
 from ..core.end_to_end import _end_to_end
 from ..core.gauge import _action
 from ..core.linalg import norm
+from . import dop853_tableau as _dop853
 from .fields import fiber_retraction
 from .integrators import MAX_GENERATOR_NORM, GroupStepper, StepOutcome
 from .lie_group import act_exp, bracket, lincomb
@@ -35,16 +36,16 @@ __all__ = ["ORDER8", "Rkmk8Stepper", "dexpinv8", "run_rkmk8"]
 ORDER8 = 8
 
 _STAGES = _dop853.N_STAGES  # 12
-_A = np.asarray(_dop853.A[:_STAGES, :_STAGES], dtype=float)
-_B = np.asarray(_dop853.B, dtype=float)
-_C = np.asarray(_dop853.C[:_STAGES], dtype=float)
+_A = _dop853.A  # (12, 12), strictly lower triangular
+_B = _dop853.B  # (12,)
+_C = _dop853.C  # (12,)
 #: Degree of the Lagrange polynomial in c through the nearest stages that predicts the next stage's
 #: field (warm start of its Gram solve): measured PCG iterations per solve at (16,)*5 and (32,)*5,
 #: rtol 1e-11, seeds 0-1: 29.1, 24.9, 32.9, 35.9 without prediction, 24.6, 21.1, 28.2, 30.1 with
 #: degree 1.
 _PREDICTION_DEGREE = 3
-_E3 = np.asarray(_dop853.E3, dtype=float)
-_E5 = np.asarray(_dop853.E5, dtype=float)
+_E3 = _dop853.E3  # (13,): the last weight, of the field at the new point, is 0
+_E5 = _dop853.E5  # (13,)
 
 #: ``B_k / k!`` for k = 0, 1, 2, 4, 6 (Bernoulli numbers; the odd ones beyond k = 1 vanish).
 _DEXPINV_COEFFS = (1.0, -0.5, 1.0 / 12.0, -1.0 / 720.0, 1.0 / 30240.0)
