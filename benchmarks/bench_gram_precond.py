@@ -59,7 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="widths d (default 64 128; 32 64 128 256 with --scaling)")
     p.add_argument("--scaling", action="store_true",
                    help="iterations and the width exponent of the solve on Gaussian weights (issue 17)")
-    p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=["jacobi", "block_lu", "balanced"],
+    p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=["jacobi", "block_lu", "balanced", "segments"],
                    help="preconditioners of --scaling")
     p.add_argument("--big", action="store_true", help="also d = 256 (slow for block_lu on case c)")
     p.add_argument("--depth", type=int, default=8, help="depth N")
