@@ -8,7 +8,8 @@ B. ``balance(method="moment")`` against Newton at (32,)*5 (target: at most 100x)
    (``BASELINE_MOMENT_STEPS_32``, measured on main before the change; target: 20x fewer).
 C. ``solve_gram(W, mu(W), rtol=1e-10)`` at N = 8, widths 256: preconditioned CG iterations (target
    at most 150), and the fitted exponent of its time in the width over ``--gram-widths`` (target
-   at most 3).
+   at most 3), for the default preconditioner (``"auto"``: ``"block_lu"`` below width 48,
+   ``"segments"`` from 48) and for ``"segments"`` at every width.
 D. Newton's time against depth N = 2..32 at width 32: the fitted exponent (target at most 1.0),
    next to the exponent of the SVD floor (one SVD of each layer).
 
@@ -94,21 +95,33 @@ def main() -> None:
                   f"(target >= 20x: {_verdict(fewer >= 20)})")
 
     if "C" not in args.skip:
-        print("\nC. solve_gram(W, mu(W), rtol=1e-10), N = 8")
-        times, iters = [], []
+        from dln_git.core.gram.preconditioners import auto_kind
+
+        print("\nC. solve_gram(W, mu(W), rtol=1e-10), N = 8: the default preconditioner ('auto') and 'segments'")
+        series = {"auto": ([], []), "segments": ([], [])}
         for d in args.gram_widths:
             W = weights((d,) * 9)
             mu = dg.moment_map(W)
-            t, sol = median_time(lambda W=W, mu=mu: dg.solve_gram(W, mu, rtol=1e-10), args.repeats)
-            times.append(t)
-            iters.append(sol.iterations)
-            print(f"  width {d}: {sol.iterations} iterations, {t:.3f} s, converged={sol.converged}")
-        if 256 in args.gram_widths:
-            it = iters[args.gram_widths.index(256)]
-            print(f"  iterations at width 256: {it} (target <= 150: {_verdict(it <= 150)})")
-        if len(times) > 1:
-            e = _fit_exponent(args.gram_widths, times)
-            print(f"  cost exponent in width: {e:.2f} (target <= 3: {_verdict(e <= 3)})")
+            for kind, (times, iters) in series.items():
+                if kind == "segments" and auto_kind((d,) * 9) == "segments":
+                    times.append(series["auto"][0][-1])
+                    iters.append(series["auto"][1][-1])
+                    continue
+                def solve(W=W, mu=mu, kind=kind):
+                    return dg.solve_gram(W, mu, rtol=1e-10, preconditioner=kind)
+
+                t, sol = median_time(solve, args.repeats)
+                times.append(t)
+                iters.append(sol.iterations)
+                label = f"auto = {auto_kind((d,) * 9)}" if kind == "auto" else kind
+                print(f"  width {d} ({label}): {sol.iterations} iterations, {t:.3f} s, converged={sol.converged}")
+        for kind, (times, iters) in series.items():
+            if 256 in args.gram_widths:
+                it = iters[args.gram_widths.index(256)]
+                print(f"  {kind}: iterations at width 256: {it} (target <= 150: {_verdict(it <= 150)}; 1952 before)")
+            if len(times) > 1:
+                e = _fit_exponent(args.gram_widths, times)
+                print(f"  {kind}: cost exponent in width: {e:.2f} (target <= 3: {_verdict(e <= 3)})")
 
     if "D" not in args.skip:
         print("\nD. Newton against depth, width 32")

@@ -169,3 +169,17 @@ def test_stacked_application_equals_the_layer_loop(widths, is_complex):
     ref = dg.pack(M(dg.unpack(v, op.shapes)))
     assert np.array_equal(v, v0)
     assert np.linalg.norm(got - ref) <= 1e-12 * np.linalg.norm(ref)
+
+
+def test_auto_kind_takes_segments_for_wide_chains_only():
+    from dln_git.core.gram.preconditioners import SEGMENTS_MIN_WIDTH, auto_kind
+
+    w = SEGMENTS_MIN_WIDTH
+    assert auto_kind((3, w, w, 2)) == "segments"
+    assert auto_kind((3, w - 1, w - 1, 2)) == "block_lu"
+    assert auto_kind((3, w, 2)) == "block_lu"  # one hidden layer: block-Jacobi is already exact
+    W = dg.random_weights((2, 4, 4, 2), 0)
+    op = dg.gram_operator(W)
+    assert op.preconditioner("auto") is op.preconditioner("block_lu")
+    with pytest.raises(ValueError, match="preconditioner kind"):
+        op.preconditioner("ilu")

@@ -20,8 +20,23 @@ from .balanced_model import _BalancedModel
 from .frames import _Frames
 from .solution import herm_part
 
-#: Preconditioner kinds accepted by :meth:`GramOperator.preconditioner`.
-PRECONDITIONERS = ("jacobi", "block_lu", "balanced", "segments")
+#: Preconditioner kinds accepted by :meth:`GramOperator.preconditioner` (``"auto"``: see :func:`auto_kind`).
+PRECONDITIONERS = ("jacobi", "block_lu", "balanced", "segments", "auto")
+#: Smallest hidden width at which ``"auto"`` takes ``"segments"`` (two or more hidden layers).
+SEGMENTS_MIN_WIDTH = 48
+
+
+def auto_kind(widths) -> str:
+    """The default preconditioner for ``widths``: ``"segments"`` when there are at least two hidden
+    layers and the widest has at least :data:`SEGMENTS_MIN_WIDTH` units, else ``"block_lu"``.
+
+    Measured on Gaussian weights (one BLAS thread, rtol 1e-10): at N = 8, d = 64 the segments take
+    27 PCG iterations against 822 and about half the time; at d = 16-32 and N = 4 they take a
+    quarter of the iterations but cost about six times more per iteration (many small products),
+    and ``"block_lu"`` is faster.
+    """
+    hidden = list(widths)[1:-1]
+    return "segments" if len(hidden) >= 2 and max(hidden) >= SEGMENTS_MIN_WIDTH else "block_lu"
 
 
 @dataclass(frozen=True)

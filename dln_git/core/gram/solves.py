@@ -33,12 +33,14 @@ def gram_operator(W, *, rank_rtol: float = 1e-10, bases=None, trivial_kernel: bo
 
 
 def solve_gram(W, rhs, rtol: float = 1e-10, *, atol: float = 0.0, maxiter: int | None = None,
-               rank_rtol: float = 1e-10, preconditioner="block_lu", x0=None) -> GramSolution:
+               rank_rtol: float = 1e-10, preconditioner="auto", x0=None) -> GramSolution:
     """Minimum-norm solution of ``A_W^* A_W xi = rhs``, matrix-free.
 
-    Preconditioned conjugate gradients with the symmetric block Gauss–Seidel preconditioner of
-    :meth:`GramOperator.preconditioner` (``preconditioner="jacobi"`` for block-Jacobi,
-    ``"balanced"`` for the diagonal balanced model, nearly exact near balanced points). PCG
+    Preconditioned conjugate gradients with a preconditioner of :meth:`GramOperator.preconditioner`:
+    by default (``"auto"``) the transport-space corrections ``"segments"`` for hidden widths of
+    at least 48 and the symmetric block Gauss–Seidel ``"block_lu"`` below
+    (``"jacobi"`` for block-Jacobi, ``"balanced"`` for the diagonal balanced model, nearly
+    exact near balanced points). PCG
     returns the solution of least preconditioner-weighted norm, not the minimum Euclidean norm,
     so the stabiliser algebra
     ``ker A_W`` (computed exactly, see :func:`dln_git.core.subspaces.stabiliser_subspace`) is
