@@ -90,7 +90,11 @@ def _segment(W, j: int, k: int) -> _Segment:
     keep = den > ZERO_RTOL * top
     inv = np.zeros_like(den)
     inv[keep] = 1.0 / den[keep]
-    return _Segment(j, k, tuple(t @ E for t in T), tuple(herm(s) @ F for s in S), inv, B1, B2, E, F)
+    left, right = [t @ E for t in T], [herm(s) @ F for s in S]
+    if len({m.shape for m in left + right}) == 1:  # equal widths: one stack each, no tuple copy
+        left, right = np.stack(left), np.stack(right)
+    return _Segment(j, k, tuple(left) if isinstance(left, list) else left,
+                    tuple(right) if isinstance(right, list) else right, inv, B1, B2, E, F)
 
 
 def default_segments(hidden: int, max_length: int = MAX_SEGMENT) -> list[tuple[int, int]]:
@@ -103,6 +107,12 @@ def default_segments(hidden: int, max_length: int = MAX_SEGMENT) -> list[tuple[i
     """
     pairs = [(j, k) for j in range(hidden) for k in range(j + 1, min(hidden, j + max_length))]
     return sorted(pairs, key=lambda p: (p[1] - p[0], p[0])) + [(j, j) for j in range(hidden)]
+
+
+def _adjoints(stack: np.ndarray) -> np.ndarray:
+    """The conjugate transposes of a stack (a view for real stacks)."""
+    view = np.swapaxes(stack, 1, 2)
+    return np.conj(view) if np.iscomplexobj(stack) else view
 
 
 class SegmentPreconditioner:
@@ -123,8 +133,7 @@ class SegmentPreconditioner:
         self.hidden = H
         if getattr(jacobi, "on_packed", None) is not None and H:
             self.d = self.W[0].shape[0]
-            self._stacks = tuple((np.stack(s.left), np.conj(np.swapaxes(np.stack(s.left), 1, 2)),
-                                  np.stack(s.right), np.conj(np.swapaxes(np.stack(s.right), 1, 2)))
+            self._stacks = tuple((s.left, _adjoints(s.left), s.right, _adjoints(s.right))
                                  for s in self.segments)
             self.on_packed = self._on_packed
 
