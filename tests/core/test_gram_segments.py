@@ -172,11 +172,12 @@ def test_stacked_application_equals_the_layer_loop(widths, is_complex):
 
 
 def test_auto_kind_takes_segments_for_wide_chains_only():
-    from dln_git.core.gram.preconditioners import SEGMENTS_MIN_WIDTH, auto_kind
+    from dln_git.core.gram.preconditioners import SEGMENTS_MIN_HIDDEN, SEGMENTS_MIN_WIDTH, auto_kind
 
-    w = SEGMENTS_MIN_WIDTH
-    assert auto_kind((3, w, w, 2)) == "segments"
-    assert auto_kind((3, w - 1, w - 1, 2)) == "block_lu"
+    w, h = SEGMENTS_MIN_WIDTH, SEGMENTS_MIN_HIDDEN
+    assert auto_kind((3, *(w,) * h, 2)) == "segments"
+    assert auto_kind((3, *(w - 1,) * h, 2)) == "block_lu"
+    assert auto_kind((3, *(w,) * (h - 1), 2)) == "block_lu"
     assert auto_kind((3, w, 2)) == "block_lu"  # one hidden layer: block-Jacobi is already exact
     W = dg.random_weights((2, 4, 4, 2), 0)
     op = dg.gram_operator(W)

@@ -193,8 +193,8 @@ class GramOperator(LinearOperator):
           two boundary layers and the restricted operator is a Sylvester operator, inverted
           exactly (:mod:`dln_git.core.gram.segments`). It captures the near-stabilisers that make
           the operator ill-conditioned far from balance.
-        * ``"auto"`` (default): ``"segments"`` for hidden widths of at least 48, else
-          ``"block_lu"`` (:func:`~dln_git.core.gram.preconditioners.auto_kind`).
+        * ``"auto"`` (default): ``"segments"`` for four or more hidden layers of width at least
+          48, else ``"block_lu"`` (:func:`~dln_git.core.gram.preconditioners.auto_kind`).
 
         ``hermitian=True``: the preconditioner of ``s -> Herm(A_W^* A_W s)`` on Hermitian s,
         mapping Hermitian to Hermitian. For ``"balanced"`` it inverts the Hermitian-restricted
@@ -299,8 +299,8 @@ class GramOperator(LinearOperator):
         minimum-norm solution, in fewer iterations when x0 is close.
 
         Default ``"auto"`` (:func:`~dln_git.core.gram.preconditioners.auto_kind`): ``"segments"``
-        for hidden widths of 48 and more, ``"block_lu"`` below, where the segments' many small
-        products cost more than the iterations they save. Gaussian weights, N = 8, rtol 1e-10:
+        for four or more hidden layers of width 48 or more, ``"block_lu"`` otherwise, where the
+        segments' many small products cost more than the iterations they save. Gaussian weights, N = 8, rtol 1e-10:
         ``"segments"`` 21, 27, 42 iterations at d = 32, 64, 128 against 410, 822 and about 2000
         (d = 256) for ``"block_lu"``. ``"balanced"`` is not the default
         because the entrywise model misses the non-Hermitian near-stabiliser directions

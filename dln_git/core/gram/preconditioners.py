@@ -22,21 +22,30 @@ from .solution import herm_part
 
 #: Preconditioner kinds accepted by :meth:`GramOperator.preconditioner` (``"auto"``: see :func:`auto_kind`).
 PRECONDITIONERS = ("jacobi", "block_lu", "balanced", "segments", "auto")
-#: Smallest hidden width at which ``"auto"`` takes ``"segments"`` (two or more hidden layers).
+#: ``"auto"`` takes ``"segments"`` from this hidden width, with at least :data:`SEGMENTS_MIN_HIDDEN`
+#: hidden layers.
 SEGMENTS_MIN_WIDTH = 48
+SEGMENTS_MIN_HIDDEN = 4
 
 
 def auto_kind(widths) -> str:
-    """The default preconditioner for ``widths``: ``"segments"`` when there are at least two hidden
-    layers and the widest has at least :data:`SEGMENTS_MIN_WIDTH` units, else ``"block_lu"``.
+    """The default preconditioner for ``widths``: ``"segments"`` for at least
+    :data:`SEGMENTS_MIN_HIDDEN` hidden layers of which the widest has at least
+    :data:`SEGMENTS_MIN_WIDTH` units, else ``"block_lu"``.
 
-    Measured on Gaussian weights (one BLAS thread, rtol 1e-10): at N = 8, d = 64 the segments take
-    27 PCG iterations against 822 and about half the time; at d = 16-32 and N = 4 they take a
-    quarter of the iterations but cost about six times more per iteration (many small products),
-    and ``"block_lu"`` is faster.
+    Measured on Gaussian weights, one BLAS thread, rtol 1e-10 (cold solves of ``A^*A xi = mu``
+    and whole ``balance(method="l2")`` runs, whose warm-started solves need few iterations):
+
+    * cold, N = 8: d = 64, 27 against 822 iterations, 0.28 s against about 1 s; N = 16, d = 48:
+      117 against 4632 iterations, 4.5 s against 14 s; at d = 32 the segments are also faster
+      (0.04 s against 0.10 s), at d = 16 both take the same time;
+    * L2 flow: (64,)*9, 64-68 s against 87 s; but (32,)*9, 16.4 s against 12.4 s, and (64,)*5
+      (three hidden layers), 6.9 s against 5.9 s: there the many small products of the segments
+      cost more than the iterations they save.
     """
     hidden = list(widths)[1:-1]
-    return "segments" if len(hidden) >= 2 and max(hidden) >= SEGMENTS_MIN_WIDTH else "block_lu"
+    wide = bool(hidden) and max(hidden) >= SEGMENTS_MIN_WIDTH
+    return "segments" if len(hidden) >= SEGMENTS_MIN_HIDDEN and wide else "block_lu"
 
 
 @dataclass(frozen=True)

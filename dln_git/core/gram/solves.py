@@ -37,8 +37,8 @@ def solve_gram(W, rhs, rtol: float = 1e-10, *, atol: float = 0.0, maxiter: int |
     """Minimum-norm solution of ``A_W^* A_W xi = rhs``, matrix-free.
 
     Preconditioned conjugate gradients with a preconditioner of :meth:`GramOperator.preconditioner`:
-    by default (``"auto"``) the transport-space corrections ``"segments"`` for hidden widths of
-    at least 48 and the symmetric block Gauss–Seidel ``"block_lu"`` below
+    by default (``"auto"``) the transport-space corrections ``"segments"`` for four or more
+    hidden layers of width 48 or more, else the symmetric block Gauss–Seidel ``"block_lu"``
     (``"jacobi"`` for block-Jacobi, ``"balanced"`` for the diagonal balanced model, nearly
     exact near balanced points). PCG
     returns the solution of least preconditioner-weighted norm, not the minimum Euclidean norm,
