@@ -184,3 +184,16 @@ def test_auto_kind_takes_segments_for_wide_chains_only():
     assert op.preconditioner("auto") is op.preconditioner("block_lu")
     with pytest.raises(ValueError, match="preconditioner kind"):
         op.preconditioner("ilu")
+
+
+def test_segments_whose_products_overflow_are_skipped():
+    """Layers of scales 1e115 and 1e-115: products of three overflow float64 (the Gram operator
+    itself then spans 1e460 and no iteration can resolve it); those segments are dropped and the
+    preconditioner stays finite instead of failing in an SVD of infinities."""
+    W = list(dg.random_weights((3, 3, 3, 3, 3, 3), 6))
+    W = [w * 1e115 if i in (1, 2, 3) else w * 1e-115 for i, w in enumerate(W)]
+    op = dg.gram_operator(W)
+    M = op.preconditioner("segments")
+    assert len(M.segments) < len(default_segments(len(W) - 1))
+    v = dg.unpack(np.random.default_rng(0).standard_normal(op.shape[0]) * 1e-200, op.shapes)
+    assert all(np.isfinite(x).all() for x in M(v))

@@ -97,6 +97,18 @@ def _segment(W, j: int, k: int) -> _Segment:
                     tuple(right) if isinstance(right, list) else right, inv, B1, B2, E, F)
 
 
+def _finite_segment(W, j: int, k: int) -> _Segment | None:
+    """:func:`_segment`, or None when its products leave the float64 range (layers of very
+    different scales): the sweep then skips that space and stays symmetric positive semi-definite."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            s = _segment(W, j, k)
+    except np.linalg.LinAlgError:
+        return None
+    parts = (*s.left, *s.right, s.inv, s.B1, s.B2)
+    return s if all(np.all(np.isfinite(p)) for p in parts) else None
+
+
 def default_segments(hidden: int, max_length: int = MAX_SEGMENT) -> list[tuple[int, int]]:
     """Segments ``(j, k)`` in sweep order: those of 2 to ``max_length`` hidden layers, shortest
     first, then the single layers ``(j, j)`` (exact Sylvester blocks).
@@ -128,7 +140,7 @@ class SegmentPreconditioner:
         self.W = tuple(W)
         H = len(self.W) - 1
         pairs = default_segments(H) if segments is None else list(segments)
-        self.segments = tuple(_segment(self.W, j, k) for j, k in pairs)
+        self.segments = tuple(s for s in (_finite_segment(self.W, j, k) for j, k in pairs) if s is not None)
         self.jacobi = jacobi
         self.hidden = H
         if getattr(jacobi, "on_packed", None) is not None and H:
