@@ -19,9 +19,11 @@ bases of ``B_1`` and ``B_2``: with ``B_2^* B_2 = E diag(kappa) E^*`` and
 
 ``(Z^* A^*A Z)^+ R = E [(E^* R F) / (kappa_a + lambda_b)] F^*``
 
-(zero where the denominator is, below ``1e-14`` of its largest entry: those coordinates span
-``ker A_W ∩ Z_jk``). No inverse of a layer or of a product is formed, so any widths and ranks
-are allowed. A one-layer segment ``j = k`` is the exact inverse of the diagonal Sylvester block.
+(zero on the coordinates whose Rayleigh quotient ``||A Z X||^2 / ||Z X||^2`` is below
+``1e-12 max_i ||W_i||_F^2``, which span ``ker A_W ∩ Z_jk`` up to rounding, and on those whose
+denominator is below ``1e-14`` of the largest, which Z maps to rounding noise). No inverse of
+a layer or of a product is formed, so any widths and ranks are allowed. A one-layer segment
+``j = k`` is the exact inverse of the diagonal Sylvester block.
 
 The preconditioner is the symmetric multiplicative Schwarz method over the segments, starting
 from block-Jacobi: with ``Q_s = Z_s (Z_s^* C Z_s)^+ Z_s^*`` (``C = A_W^* A_W``) and
@@ -47,8 +49,11 @@ from ..linalg import herm
 
 #: Longest segment (in hidden layers) of the default family: every segment when ``N <= 8``.
 MAX_SEGMENT = 7
-#: Denominators ``kappa_a + lambda_b`` below this fraction of the largest are treated as 0.
-ZERO_RTOL = 1e-14
+#: A coordinate of a transport space whose Rayleigh quotient ``||A Z X||^2 / ||Z X||^2`` is below this
+#: fraction of ``max_i ||W_i||_F^2`` (a bound on ``||A^*A|| / 4``) is treated as part of ``ker A_W``.
+ZERO_RTOL = 1e-12
+#: ... and any coordinate below this fraction of the segment's largest ``kappa_a + lambda_b``.
+TOP_RTOL = 1e-14
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class _Segment:
     F: np.ndarray
 
 
-def _segment(W, j: int, k: int) -> _Segment:
+def _segment(W, j: int, k: int, scale: float) -> _Segment:
     T = [np.eye(W[j].shape[0], dtype=W[j].dtype)]
     for i in range(j + 1, k + 1):
         T.append(W[i] @ T[-1])
@@ -86,23 +91,27 @@ def _segment(W, j: int, k: int) -> _Segment:
     kap = np.zeros(E.shape[0])
     kap[: s2.size] = s2 * s2
     den = kap[:, None] + lam[None, :]
+    left, right = [t @ E for t in T], [herm(s) @ F for s in S]
+    # ||Z (E e_a)(F e_b)^*||^2 = sum_i |L_i e_a|^2 |R_i e_b|^2: the size of each coordinate's tuple
+    size = sum(np.sum(np.abs(L) ** 2, axis=0)[:, None] * np.sum(np.abs(R) ** 2, axis=0)[None, :]
+               for L, R in zip(left, right, strict=True))
     top = float(den.max()) if den.size else 0.0
-    keep = den > ZERO_RTOL * top
+    # kernel coordinates (small Rayleigh quotient) and coordinates Z maps to ~0 (both tiny)
+    keep = (den > ZERO_RTOL * scale * size) & (den > TOP_RTOL * top)
     inv = np.zeros_like(den)
     inv[keep] = 1.0 / den[keep]
-    left, right = [t @ E for t in T], [herm(s) @ F for s in S]
     if len({m.shape for m in left + right}) == 1:  # equal widths: one stack each, no tuple copy
         left, right = np.stack(left), np.stack(right)
     return _Segment(j, k, tuple(left) if isinstance(left, list) else left,
                     tuple(right) if isinstance(right, list) else right, inv, B1, B2, E, F)
 
 
-def _finite_segment(W, j: int, k: int) -> _Segment | None:
+def _finite_segment(W, j: int, k: int, scale: float) -> _Segment | None:
     """:func:`_segment`, or None when its products leave the float64 range (layers of very
     different scales): the sweep then skips that space and stays symmetric positive semi-definite."""
     try:
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            s = _segment(W, j, k)
+            s = _segment(W, j, k, scale)
     except np.linalg.LinAlgError:
         return None
     parts = (*s.left, *s.right, s.inv, s.B1, s.B2)
@@ -140,7 +149,8 @@ class SegmentPreconditioner:
         self.W = tuple(W)
         H = len(self.W) - 1
         pairs = default_segments(H) if segments is None else list(segments)
-        self.segments = tuple(s for s in (_finite_segment(self.W, j, k) for j, k in pairs) if s is not None)
+        scale = max((float(np.linalg.norm(w)) ** 2 for w in self.W), default=0.0)
+        self.segments = tuple(s for s in (_finite_segment(self.W, j, k, scale) for j, k in pairs) if s is not None)
         self.jacobi = jacobi
         self.hidden = H
         if getattr(jacobi, "on_packed", None) is not None and H:
