@@ -51,6 +51,7 @@ import numpy as np
 from ..core.gauge import _act_pairs
 from ..core.linalg import herm, norm
 from ..core.moment_map import _moment_map, _regularizer
+from ..core.scaling import safe_norm
 from .lie_group import hermitian_eig
 from .newton_start import (
     _pair_balance,  # noqa: F401  (its tests import it from here)
@@ -284,9 +285,9 @@ def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30, merged: bool = 
     where it applies (its coarsest network balanced by :func:`_tracked_newton` to the same ``tol``).
     """
     coarse = []
-    gauge = merged_gauge(W, lambda V: _tracked_newton(V, tol, max_iter, coarse)) if merged and len(W) > 2 else None
-    if gauge is not None:
-        return _iterate(_act_pairs(gauge, W), tol, max_iter, coarse=coarse[-1] if coarse else None, merged=True)
+    start = _merged_start(W, tol, max_iter, coarse) if merged and len(W) > 2 else None
+    if start is not None:
+        return _iterate(start, tol, max_iter, coarse=coarse[-1] if coarse else None, merged=True)
     W = scalar_prebalance(W)
     swept = 0
     for _ in range(SWEEPS if len(W) > 2 else 1):
@@ -295,6 +296,27 @@ def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30, merged: bool = 
         if not moved:
             break
     return _iterate(W, tol, max_iter, swept=swept)
+
+
+def _merged_start(W, tol: float, max_iter: int, runs: list):
+    """:func:`dln_git.flows.newton_start.merged_gauge` applied to W, or None where it does not apply.
+
+    It runs on the scalar pre-balanced layers divided by the power of two nearest their common
+    norm (so that the merged products neither overflow nor underflow), and the result is
+    multiplied back (the gauge action is linear in W).
+    """
+    W = scalar_prebalance(W)
+    norm0 = safe_norm(W[0])
+    if not (np.isfinite(norm0) and norm0 > 0):
+        return None
+    scale = 2.0 ** round(np.log2(norm0))
+    V = tuple(w / scale for w in W)
+    try:
+        gauge = merged_gauge(V, lambda U: _tracked_newton(U, tol, max_iter, runs))
+    except np.linalg.LinAlgError:
+        return None
+    start = None if gauge is None else tuple(w * scale for w in _act_pairs(gauge, V))
+    return start if start is not None and all(np.all(np.isfinite(w)) for w in start) else None
 
 
 def _tracked_newton(V, tol: float, max_iter: int, runs: list):

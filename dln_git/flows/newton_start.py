@@ -229,15 +229,18 @@ def merged_gauge(W, coarse_solve: Callable, max_cond: float = MAX_MERGED_COND, t
     See the module docstring: if W can be merged (:func:`_mergeable`), the merged network is
     balanced recursively (depth 2: :func:`pair_gauge`; depth 1: nothing), its gauge is put on the
     even hidden layers of W and :func:`pair_gauge` on the odd ones. Networks that cannot be
-    merged are balanced by ``coarse_solve(V)``, which returns the gauge it applied (or None);
-    at the top level (W itself cannot be merged) the result is None.
+    merged (or pairs too ill-conditioned for :func:`pair_gauge`) are balanced by
+    ``coarse_solve(V)``, which returns the gauge it applied (or None); at the top level (W itself
+    cannot be merged) the result is None.
     """
     N = len(W)
     if N == 1:
         return []
     if N == 2:
         pair = pair_gauge(W[0], W[1])
-        return None if pair is None else [pair]
+        if pair is not None:
+            return [pair]
+        return None if top else coarse_solve(tuple(W))
     if not _mergeable(W, max_cond):
         return None if top else coarse_solve(tuple(W))
     coarse = merged_gauge([W[j + 1] @ W[j] for j in range(0, N, 2)], coarse_solve, max_cond, top=False)

@@ -27,6 +27,8 @@ from flow_helpers import (
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dln_git import random_weights
+from dln_git.flows import balance
 from dln_git.flows.newton import newton_balance
 from dln_git.flows.newton_start import merged_gauge, pair_gauge
 
@@ -141,15 +143,33 @@ def test_merged_and_sweeps_starts_reach_the_same_orbit(N, d, seed, coarse):
     cond=st.sampled_from([1.0, 1e2, 1e5]),
     gauge_cond=st.sampled_from([1.0, 10.0, 100.0]),
     cplx=st.booleans(),
+    scale=st.sampled_from([2.0**-480, 1.0, 2.0**480]),
     seed=st.integers(0, 2**16),
 )
-def test_newton_from_the_merged_start(N, d, cond, gauge_cond, cplx, seed):
+def test_newton_from_the_merged_start(N, d, cond, gauge_cond, cplx, scale, seed):
     """g.W_bal for a random gauge element g (also close to the identity: already balanced; and
-    strongly unbalanced): Newton balances it to tol, R reaches its minimum on the fiber, and the
-    product of the input layers is kept to rounding."""
+    strongly unbalanced), at scales 1e-144..1e144 (X itself not representable; through ``balance``,
+    which runs Newton at scale 1): balanced to tol, R reaches its minimum on the fiber, and the
+    product of the input layers is kept to rounding (compared after dividing the result by the
+    exact power of two ``scale``)."""
     W, _, s = conditioned_instance((d,) * (N + 1), cond, seed=seed, gauge_cond=gauge_cond, cplx=cplx)
-    run = newton_balance(W)
-    assert run.converged, run.failures
+    res = balance(tuple(w * scale for w in W), method="newton", tol=1e-12)
+    assert res.converged, res.message
+    Wb = tuple(w / scale for w in res.weights)
+    assert tnorm(moment(Wb)) <= 1e-12 * regularizer(Wb)
+    assert regularizer(Wb) == pytest.approx(0.5 * N * np.sum(s ** (2.0 / N)), rel=1e-10)
+    assert x_drift(Wb, product(W)) <= 1e-12
+
+
+def test_ill_conditioned_top_pair_goes_to_the_coarse_newton():
+    """Gaussian (8,)*17, seed 0: the two products of 8 layers are mergeable (cond 8e7, 2e5) but
+    their product (cond 4e12) is too ill-conditioned for the pair gauge, so the depth-2 network is
+    balanced by Newton; the result is balanced, keeps X, and has the sweeps' start's invariants."""
+    W = random_weights((8,) * 17, 0)
+    run, ref = newton_balance(W), newton_balance(W, merged=False)
+    assert run.merged and run.converged and len(run.coarse.weights) == 2
     assert tnorm(moment(run.weights)) <= 1e-12 * regularizer(run.weights)
-    assert regularizer(run.weights) == pytest.approx(0.5 * N * np.sum(s ** (2.0 / N)), rel=1e-10)
-    assert x_drift(run.weights, product(W)) <= 1e-12
+    assert x_drift(run.weights, product(W)) <= 1e-13
+    bound = 10 * 16 * 1e-12 * regularizer(ref.weights) / np.linalg.eigvalsh(ref.weights[0] @ ref.weights[0].T)[0]
+    for a, b in zip(_gram_spectra(run.weights), _gram_spectra(ref.weights), strict=True):
+        assert np.max(np.abs(a / b - 1)) <= bound
