@@ -38,8 +38,9 @@ merged start balances it to 1e-12 with no Newton step (about 8 SVD charts). Vers
 start the work per Newton iteration grows like N^1.1, but the iteration counts grow too
 (Newton 3 -> 8 and PCG 4 -> 42 from N = 3 to 32), so the total grows like N^1.4-1.6; the
 merged start needs 0 or 1 Newton iterations on W and 3-6 on its coarsest network (depth about
-N/4), 2-5 times faster at N = 4..32 (N^1.2-1.3), but merged products of many Gaussian layers
-are too ill-conditioned to be merged further, so the growth of Newton on that network remains.
+N/4), 2.5-4.5 times faster at N = 4..32 (fitted over N = 2..32: N^1.3 against N^1.6), but
+products of more Gaussian layers are too ill-conditioned to be merged further, so the growth of
+Newton on the coarsest network remains (see :mod:`dln_git.flows.newton_start`).
 """
 
 from __future__ import annotations

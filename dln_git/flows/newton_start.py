@@ -23,14 +23,17 @@ is exact in exact arithmetic, and it only applies gauge elements to W (the orbit
 rounding, unlike a factorisation of the merged products).
 
 Why it stops. The merged layers of level l are products of ``2^l`` layers, whose condition
-numbers grow exponentially with ``2^l`` (Gaussian layers, d = 32: about tenfold per layer in the
-product, ``1e35`` for X at N = 32); far beyond ``1e8`` the merged network no longer carries its
-small singular directions in float64, and its balancing tells little about them. So a level is merged only if
-every merged layer has condition number at most :data:`MAX_MERGED_COND`, and the coarsest
-network (odd depth, or too ill-conditioned to merge) is balanced by Newton with the gauge
-tracked. For Gaussian layers at d = 32 that is depth about N/4 to N/8: the start divides the
-time by 2-5 at N = 4..32 (``benchmarks/bench_newton_depth.py``), but the coarse Newton keeps
-the growth in N of Newton itself, so the cost exponent in N is not lowered.
+numbers grow exponentially with ``2^l`` (Gaussian layers, d = 32: about tenfold per layer in
+the product, ``1e35`` for X at N = 32); far beyond ``1e8`` the merged network no longer carries
+its small singular directions in float64, and its balancing tells little about them. So a level
+is merged only if every merged layer has condition number at most :data:`MAX_MERGED_COND`, and
+the coarsest network (odd depth, too ill-conditioned to merge, or a pair too ill-conditioned for
+:func:`pair_gauge`) is balanced by Newton with the gauge tracked. For Gaussian layers at d = 32
+that is depth about N/4 to N/8, balanced in 3-6 Newton iterations, after which W needs 0 or 1:
+the start divides the time by 2.5-4.5 at N = 4..32 (``benchmarks/bench_newton_depth.py``; the
+fitted exponent over N = 2..32 drops from 1.6 to 1.3 because small depths gain most), but the
+Newton iteration on the coarsest network keeps its own growth in N, so asymptotically the
+exponent is not lowered.
 """
 
 from __future__ import annotations
