@@ -6,9 +6,14 @@ random networks per depth (default 3; seeds ``--seed + 1000 k + N``):
 
 * ``balance(W, method="newton", tol=1e-10)``: median time of ``--repeats`` runs, its Newton
   iterations, and the PCG iterations of its Newton solves (from one extra
-  ``dln_git.flows.newton.newton_balance`` run, outside the timing); times are geometric means
-  over the instances, iteration counts arithmetic means (the counts vary from one network to
-  the next: at N = 32, 7 or 8 Newton and 37 or 42 PCG iterations);
+  ``dln_git.flows.newton.newton_balance`` run, outside the timing), with the depth and the
+  Newton iterations of the coarsest merged network where the merged start
+  (:mod:`dln_git.flows.newton_start`) applied; times are geometric means over the instances,
+  iteration counts arithmetic means;
+* the baseline in the same process: the same ``balance`` call with Newton started from scalar
+  pre-balancing and two geometric-mean sweeps only (``newton_balance(..., merged=False)``, the
+  start before the merged one; at N = 32, 7 or 8 Newton and 37 or 42 PCG iterations): its
+  time, iterations, and the speed-up of the merged start over it;
 * the *SVD floor*: building a balanced point of the same fiber directly,
   ``balanced_from_end_to_end(end_to_end(W))`` (the N - 1 products of X, one SVD of X and N
   products: the SVD chart of docs/math section 2), the floor that ``benchmarks/bench_flows.py``
@@ -34,6 +39,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -62,6 +68,18 @@ def main() -> None:
     from dln_git.flows import balance
     from dln_git.flows.newton import newton_balance
 
+    balance_module = importlib.import_module("dln_git.flows.balance")  # the package attribute is the function
+
+    def sweeps_only(W, **kwargs):
+        return newton_balance(W, merged=False, **kwargs)
+
+    def balance_sweeps_only(W, tol):
+        balance_module.newton_balance = sweeps_only
+        try:
+            return balance(W, method="newton", tol=tol)
+        finally:
+            balance_module.newton_balance = newton_balance
+
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
     def median_time(fn):
@@ -79,7 +97,7 @@ def main() -> None:
     print(f"threads {args.threads}; clock {args.clock}; d = {d}; tol = {args.tol:.0e}; median of {args.repeats}; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}; steal at start {steal_seconds()} s")
     print(f"{'N':>3} {'newton ms':>10} {'floor ms':>9} {'ratio':>7} {'layer SVDs ms':>14} {'Newton it':>9} "
-          f"{'PCG it':>7} {'converged':>9}")
+          f"{'PCG it':>7} {'coarse N/it':>11} {'converged':>9} | {'sweeps ms':>9} {'it':>4} {'PCG':>5} {'speed-up':>8}")
     rows = []
     for N in args.depths:
         widths = (d,) * (N + 1)
@@ -90,29 +108,36 @@ def main() -> None:
             t_newton, res = median_time(lambda W=W: balance(W, method="newton", tol=args.tol))
             t_floor, _ = median_time(lambda W=W, widths=widths: balanced_from_end_to_end(end_to_end(W), widths))
             t_svd, _ = median_time(lambda W=W: [np.linalg.svd(w) for w in W])
-            pcg_its = sum(newton_balance(W, tol=args.tol).inner_iterations)
-            per_instance.append((t_newton, t_floor, t_svd, res.iterations, pcg_its, res.converged))
-        t_newton, t_floor, t_svd = (float(np.exp(np.mean(np.log([p[j] for p in per_instance])))) for j in range(3))
-        its, pcg_its = (float(np.mean([p[j] for p in per_instance])) for j in (3, 4))
-        converged = all(p[5] for p in per_instance)
-        rows.append((N, t_newton, t_floor, t_svd, its, pcg_its))
+            run = newton_balance(W, tol=args.tol)
+            coarse = (len(run.coarse.weights), run.coarse.iterations) if run.coarse is not None else (0, 0)
+            t_base, _ = median_time(lambda W=W: balance_sweeps_only(W, args.tol))
+            base = sweeps_only(W, tol=args.tol)
+            per_instance.append((t_newton, t_floor, t_svd, t_base, res.iterations, sum(run.inner_iterations), *coarse,
+                                 base.iterations, sum(base.inner_iterations), res.converged and base.converged))
+        t_newton, t_floor, t_svd, t_base = (float(np.exp(np.mean(np.log([p[j] for p in per_instance]))))
+                                            for j in range(4))
+        its, pcg_its, c_depth, c_its, b_its, b_pcg = (float(np.mean([p[j] for p in per_instance]))
+                                                      for j in range(4, 10))
+        converged = all(p[10] for p in per_instance)
+        rows.append((N, t_newton, t_floor, t_svd, its, pcg_its, t_base, b_its, b_pcg))
+        coarse = f"{c_depth:.0f}/{c_its:.1f}" if c_depth else "-"
         print(f"{N:>3} {t_newton * 1e3:>10.2f} {t_floor * 1e3:>9.3f} {t_newton / t_floor:>7.1f} {t_svd * 1e3:>14.3f} "
-              f"{its:>9.1f} {pcg_its:>7.1f} {converged!s:>9}", flush=True)
+              f"{its:>9.1f} {pcg_its:>7.1f} {coarse:>11} {converged!s:>9} | {t_base * 1e3:>9.2f} {b_its:>4.1f} "
+              f"{b_pcg:>5.1f} {t_base / t_newton:>8.1f}", flush=True)
     Ns = [r[0] for r in rows]
     e_newton = slope(Ns, [r[1] for r in rows])
     e_floor = slope(Ns, [r[2] for r in rows])
     e_svd = slope(Ns, [r[3] for r in rows])
-    print(f"\ncost exponent in N (d = {d}, N = {min(Ns)}..{max(Ns)}): Newton {e_newton:.2f}, "
-          f"SVD floor (SVD chart of X) {e_floor:.2f}, N layer SVDs {e_svd:.2f}")
+    e_base = slope(Ns, [r[6] for r in rows])
+    print(f"\ncost exponent in N (d = {d}, N = {min(Ns)}..{max(Ns)}): Newton {e_newton:.2f} (sweeps' start only: "
+          f"{e_base:.2f}), SVD floor (SVD chart of X) {e_floor:.2f}, N layer SVDs {e_svd:.2f}")
     print(f"target Newton exponent <= 1.0: {'met' if e_newton <= 1.0 else 'NOT met'}")
-    iterated = [r for r in rows if r[4] > 0]  # N = 2: the geometric-mean sweep is exact, no Newton iteration
-    if len(iterated) > 1:
-        Ni = [r[0] for r in iterated]
-        print(f"Newton over N = {min(Ni)}..{max(Ni)} only: {slope(Ni, [r[1] for r in iterated]):.2f}; time per Newton "
-              f"iteration {slope(Ni, [r[1] / r[4] for r in iterated]):.2f}; per Gram application (Newton + PCG "
-              f"iterations) {slope(Ni, [r[1] / (r[4] + r[5]) for r in iterated]):.2f}; Newton iterations "
-              f"{slope(Ni, [r[4] for r in iterated]):.2f}, PCG iterations "
-              f"{slope(Ni, [max(r[5], 1) for r in iterated]):.2f}")
+    if len(Ns) > 2:
+        tail, Nt = rows[1:], Ns[1:]
+        print(f"sweeps' start only, over N = {Nt[0]}..{max(Nt)}: {slope(Nt, [r[6] for r in tail]):.2f}; Newton "
+              f"iterations {slope(Nt, [r[7] for r in tail]):.2f}, PCG {slope(Nt, [max(r[8], 1) for r in tail]):.2f}")
+    if len(Ns) > 2:
+        print(f"merged start, over N = {Nt[0]}..{max(Nt)}: {slope(Nt, [r[1] for r in tail]):.2f}")
     print(f"ratio Newton / floor: {rows[0][1] / rows[0][2]:.1f} at N = {Ns[0]}, {rows[-1][1] / rows[-1][2]:.1f} at "
           f"N = {Ns[-1]}")
     print(f"steal at end {steal_seconds()} s")

@@ -175,7 +175,11 @@ def _newton(V, tol, max_iter):
     history = run.mu_history
     if run.converged:
         message = f"converged in {run.iterations} Newton iterations"
-        if run.swept_layers:
+        if run.merged:
+            message += " (from the merged start" + ("" if run.coarse is None else
+                                                    f"; its coarsest network, of depth {len(run.coarse.weights)}, took "
+                                                    f"{run.coarse.iterations} Newton iterations") + ")"
+        elif run.swept_layers:
             message += f" (after geometric-mean sweeps over {run.swept_layers} layers)"
     else:
         rates = np.array(history[1:]) / np.maximum(np.array(history[:-1]), 1e-300)

@@ -5,13 +5,19 @@ the geodesically convex function ``g -> R(g.W)`` at the identity is ``2 Herm o A
 Hermitian directions, and the geodesic Newton step is ``W <- exp(-s/2).W`` with
 ``Herm(A_W^* A_W s) = mu(W)`` solved over Hermitian s (minimum-norm where singular).
 
-Globalisation:
+Globalisation (the starts are in :mod:`dln_git.flows.newton_start`):
 
-* a scalar pre-balancing: the exact minimiser of R over the centre ``g_i = c_i I`` of G, which
-  makes all ``||W_i||_F`` equal to their geometric mean (closed form, AM–GM);
-* two Gauss–Seidel sweeps of exact layer-wise balancing by matrix geometric means (the N = 2
-  oracle on each pair ``(W_i, W_{i+1})``), where those Gram matrices are invertible (one for
-  N = 2, where it is exact);
+* for N > 2 square layers of one width, first the merged start: consecutive pairs of layers are
+  merged (``V_j = W_{2j} W_{2j-1}``) as long as the products are well conditioned, the merged
+  network is balanced recursively, and its gauge is put on W (the even hidden layers), followed
+  by the N = 2 oracle on the odd ones; exact for an exactly balanced coarsest network, whose
+  balancing is tracked as a gauge element (scalar pre-balancing, sweeps, and this Newton
+  iteration on it). It removes the imbalance of long wavelength in depth that the sweeps leave;
+* otherwise (or where the merged start does not apply) a scalar pre-balancing: the exact
+  minimiser of R over the centre ``g_i = c_i I`` of G, which makes all ``||W_i||_F`` equal to
+  their geometric mean (closed form, AM–GM), and two Gauss–Seidel sweeps of exact layer-wise
+  balancing by matrix geometric means (the N = 2 oracle on each pair ``(W_i, W_{i+1})``), where
+  those Gram matrices are invertible (one for N = 2, where it is exact);
 * an exact line search along each Newton geodesic: in the eigenbases ``s_i = E_i diag(lam_i) E_i^*``,
   ``R(exp(-a s/2).W) = 1/2 sum_i sum_jk |C_i[j,k]|^2 exp(-a (lam_i[j] - lam_{i-1}[k]))`` with
   ``C_i = E_i^* W_i E_{i-1}``, a sum of exponentials whose logarithm is convex in a; its minimiser
@@ -25,11 +31,16 @@ Globalisation:
   ``ker A_W = 0`` certified from the layers, the same PCG on stacks of layers
   (:mod:`dln_git.flows.newton_system`), so that every part of an iteration costs O(N d^3).
 
-Measured (``benchmarks/bench_flows.py`` case 2, N = 8, d = 256, cond X = 1e3): two sweeps, two
-line-searched and two full steps, 8 PCG iterations, about 42-45 SVD charts of X. Versus depth
-(``benchmarks/bench_newton_depth.py``, Gaussian layers, d = 32, tol 1e-10): the work per Newton
-iteration grows like N^1.1, but the iteration counts grow too (Newton 3 -> 8 and PCG 4 -> 42
-from N = 3 to 32; exact solves take as many Newton iterations), so the total grows like N^1.6.
+Measured (``benchmarks/bench_flows.py`` case 2, N = 8, d = 256, cond X = 1e3): from the sweeps'
+start, two line-searched and two full steps, 8 PCG iterations, about 40 SVD charts of X; the
+merged start balances it to 1e-12 with no Newton step (about 8 SVD charts). Versus depth
+(``benchmarks/bench_newton_depth.py``, Gaussian layers, d = 32, tol 1e-10): from the sweeps'
+start the work per Newton iteration grows like N^1.1, but the iteration counts grow too
+(Newton 3 -> 8 and PCG 4 -> 42 from N = 3 to 32), so the total grows like N^1.4-1.6; the
+merged start needs 0 or 1 Newton iterations on W and 3-6 on its coarsest network (depth about
+N/4), 2.5-4.5 times faster at N = 4..32 (fitted over N = 2..32: N^1.3 against N^1.6), but
+products of more Gaussian layers are too ill-conditioned to be merged further, so the growth of
+Newton on the coarsest network remains (see :mod:`dln_git.flows.newton_start`).
 """
 
 from __future__ import annotations
@@ -43,6 +54,15 @@ from ..core.linalg import herm, norm
 from ..core.moment_map import _moment_map, _regularizer
 from ..core.scaling import safe_norm
 from .lie_group import hermitian_eig
+from .newton_start import (
+    _pair_balance,  # noqa: F401  (its tests import it from here)
+    compose_gauge,
+    geometric_mean_sweep,
+    merged_gauge,
+    scalar_gauge,
+    scalar_prebalance,
+    tracked_sweep,
+)
 from .newton_system import newton_direction, stabiliser_is_trivial
 
 __all__ = ["NewtonRun", "geometric_mean_sweep", "newton_balance", "scalar_prebalance"]
@@ -64,102 +84,8 @@ class NewtonRun:
     inner_iterations: list
     failures: list
     swept_layers: int = 0  # the most layers one geometric-mean sweep moved
-
-
-def scalar_prebalance(W) -> tuple[np.ndarray, ...]:
-    """``W_i <- (c_i / c_{i-1}) W_i`` with ``||W_i||_F`` all equal to ``(prod_i ||W_i||_F)^{1/N}``.
-
-    The minimiser of R over scalar gauge elements ``g_i = c_i I``; X is unchanged (the factors
-    telescope). Layers with ``W_i = 0`` leave W unchanged (copied). Norms are taken without
-    overflow or underflow (:func:`dln_git.core.scaling.safe_norm`), so any representable W works.
-    """
-    norms = np.array([safe_norm(w) for w in W])
-    if np.any(norms == 0) or len(W) == 1:
-        return tuple(np.array(w) for w in W)
-    log_target = np.mean(np.log(norms))
-    return tuple(w * np.exp(log_target - np.log(n)) for w, n in zip(W, norms, strict=True))
-
-
-def _pair_balance(A: np.ndarray, B: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
-    """The N = 2 geometric-mean oracle on ``(A, B)`` from a Cholesky factor and one eigendecomposition.
-
-    With ``P = A A^* = L L^*`` (Cholesky) and ``L^* Q L = (B L)^* (B L) = V diag(gamma) V^*``
-    (``Q = B^* B``), ``g = G^{1/2} L^{-1}`` with ``G = (L^* Q L)^{1/2}`` has ``g^* g = H``,
-    ``H = L^{-*} G L^{-1}`` the geometric mean (``H P H = Q``), so ``(g A, B g^{-1})`` is balanced:
-    ``g A = V gamma^{1/4} V^* L^{-1} A`` and ``B g^{-1} = B L V gamma^{-1/4} V^*``. It differs from
-    the oracle's ``g = H^{1/2}`` by a unitary factor (same R, same end-to-end map), and costs one
-    eigendecomposition instead of three. ``L^{-1} A`` has orthonormal rows, so the (backward
-    stable) solve keeps ``B A`` to rounding whatever ``cond(P)``.
-
-    Raises
-    ------
-    numpy.linalg.LinAlgError
-        If P is not numerically positive definite.
-    ValueError
-        If a squared pivot of L is below ``rtol`` times the largest (an upper bound of
-        ``lambda_min(P)``), or ``gamma_min <= rtol^2 gamma_max`` (the spectrum of ``P Q``): as in
-        :func:`dln_git.flows.oracles.geometric_mean_balance`, P or Q is (nearly) singular.
-    """
-    L = np.linalg.cholesky(A @ herm(A))
-    pivots = np.abs(np.diagonal(L))
-    BL = B @ L
-    gamma, V = np.linalg.eigh(herm(BL) @ BL)
-    if not (pivots.min() ** 2 > rtol * pivots.max() ** 2 and gamma[0] > rtol**2 * gamma[-1]):
-        raise ValueError("the pair is too ill-conditioned for the geometric-mean oracle")
-    q = gamma**0.25
-    Y = np.linalg.solve(L, A)  # numpy, not scipy: two BLAS thread pools contend (see lie_group.expm)
-    return V @ (q[:, None] * (herm(V) @ Y)), ((BL @ V) / q) @ herm(V)
-
-
-def geometric_mean_sweep(W, max_cond: float = 1e8) -> tuple[tuple[np.ndarray, ...], int]:
-    """One Gauss–Seidel sweep of exact layer-wise balancing; returns the weights and layers moved.
-
-    For hidden layer i (in order), with ``A = W_i`` of rank r and ``B = W_{i+1}``: where
-    ``range(A) ⊕ ker(B)`` is the whole hidden space (always for invertible layers; on closed
-    excess-width orbits too), the gauge ``T^{-1}``, ``T = [U_r, K]`` (U_r an orthonormal basis of
-    range A, K of ker B) turns the pair into ``([C; 0], [D, 0])`` with ``C = U_r^* A``,
-    ``D = B U_r``, and the N = 2 geometric-mean oracle of docs/math section 3 (:func:`_pair_balance`)
-    balances ``(C, D)`` exactly: a minimiser of R over ``g_i`` with the other layers fixed. X is
-    unchanged; for N = 2 on a closed orbit the sweep is the exact balancing. Pairs where this does
-    not apply (or T, ``C C^*`` or ``D^* D`` is worse conditioned than ``max_cond``) are skipped.
-    """
-    W = list(W)
-    moved = 0
-    for i in range(len(W) - 1):
-        A, B = W[i], W[i + 1]
-        d = A.shape[0]
-        if A.shape[1] == d == B.shape[0]:  # square layers: the pair is usually invertible
-            try:
-                pair = _pair_balance(A, B)
-            except (ValueError, np.linalg.LinAlgError):
-                pair = None
-            if pair is not None and np.isfinite(_regularizer(pair)) and _regularizer(pair) <= _regularizer((A, B)):
-                W[i], W[i + 1] = pair
-                moved += 1
-                continue
-        U, s, _ = np.linalg.svd(A, full_matrices=False)
-        r = int(np.count_nonzero(s > 1e-10 * s[0])) if s.size and s[0] > 0 else 0
-        _, t, Vh = np.linalg.svd(B)
-        rank_b = int(np.count_nonzero(t > 1e-10 * t[0])) if t.size and t[0] > 0 else 0
-        K = herm(Vh[rank_b:])
-        if r == 0 or r + K.shape[1] != d:
-            continue
-        Ur = U[:, :r]
-        if K.shape[1] and np.linalg.cond(np.hstack([Ur, K])) > max_cond:
-            continue
-        C, D = herm(Ur) @ A, B @ Ur
-        if np.linalg.cond(C @ herm(C)) > max_cond**2 or np.linalg.cond(herm(D) @ D) > max_cond**2:
-            continue
-        try:
-            C, D = _pair_balance(C, D)
-        except (ValueError, np.linalg.LinAlgError):
-            continue
-        newA = np.vstack([C, np.zeros((d - r, A.shape[1]), dtype=C.dtype)])
-        newB = np.hstack([D, np.zeros((B.shape[0], d - r), dtype=D.dtype)])
-        if np.isfinite(_regularizer((newA, newB))) and _regularizer((newA, newB)) <= _regularizer((A, B)):
-            W[i], W[i + 1] = newA, newB
-            moved += 1
-    return tuple(W), moved
+    coarse: NewtonRun | None = None  # the Newton run on the coarsest merged network, if any
+    merged: bool = False  # whether the start was the merged gauge (dln_git.flows.newton_start)
 
 
 def _eigen_coordinates(W, eig) -> list[np.ndarray]:
@@ -327,27 +253,42 @@ def _full_step(W, s, k: int, mu_norm: float):
     ``g_i = T_k(-s_i/2)``, ``g_i^{-1} = T_k(s_i/2)`` with k from :func:`_taylor_degree` of
     ``max_i ||s_i||_F / 2`` (so X is kept to rounding), applied as ``W_i <- g_i W_i g_{i-1}^{-1}``:
     about k + 1 matrix products per layer instead of an eigendecomposition and a line search.
-    Returns ``(W, mu)``, or None when the step does not reduce ``||mu||`` fourfold (not in the
-    quadratic phase: the caller takes the exact line search instead).
+    Returns ``(W, mu, pairs)`` with the gauge ``pairs = [(g_i, g_i^{-1})]``, or None when the step
+    does not reduce ``||mu||`` fourfold (not in the quadratic phase: the caller takes the exact
+    line search instead).
     """
-    W_new = _act_pairs([_taylor_exp_pair(0.5 * m, k) for m in s], W)
+    pairs = [_taylor_exp_pair(0.5 * m, k) for m in s]
+    W_new = _act_pairs(pairs, W)
     mu = _moment_map(W_new)
-    return (W_new, mu) if norm(mu) <= 0.25 * mu_norm else None
+    return (W_new, mu, pairs) if norm(mu) <= 0.25 * mu_norm else None
 
 
-def _searched_step(W, s):
-    """``exp(-a s/2).W`` with the exact line search: ``(a, W, mu)``; ``(0, W, None)`` if a = 0."""
+def _searched_step(W, s, tracked: bool):
+    """``exp(-a s/2).W`` with the exact line search: ``(a, W, mu, pairs)``; ``(0, W, None, None)`` if a = 0.
+
+    ``pairs = [(E_i e^{-a lam_i/2} E_i^*, E_i e^{a lam_i/2} E_i^*)]`` if ``tracked``, else None.
+    """
     eig = hermitian_eig(s)
     C = _eigen_coordinates(W, eig)
     a = _line_search(C, eig)
     if a == 0.0:
-        return a, W, None
+        return a, W, None, None
     W = _geodesic_point(C, eig, a)
-    return a, W, _moment_map(W)
+    pairs = [(E @ (np.exp(-0.5 * a * lam)[:, None] * herm(E)), E @ (np.exp(0.5 * a * lam)[:, None] * herm(E)))
+             for lam, E in eig] if tracked else None
+    return a, W, _moment_map(W), pairs
 
 
-def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30) -> NewtonRun:
-    """Geodesic Newton iteration from W until ``||mu|| <= tol R(W)`` (see the module docstring)."""
+def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30, merged: bool = True) -> NewtonRun:
+    """Geodesic Newton iteration from W until ``||mu|| <= tol R(W)`` (see the module docstring).
+
+    With ``merged`` (N > 2), the start is :func:`dln_git.flows.newton_start.merged_gauge` applied to W
+    where it applies (its coarsest network balanced by :func:`_tracked_newton` to the same ``tol``).
+    """
+    coarse = []
+    start = _merged_start(W, tol, max_iter, coarse) if merged and len(W) > 2 else None
+    if start is not None:
+        return _iterate(start, tol, max_iter, coarse=coarse[-1] if coarse else None, merged=True)
     W = scalar_prebalance(W)
     swept = 0
     for _ in range(SWEEPS if len(W) > 2 else 1):
@@ -355,9 +296,48 @@ def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30) -> NewtonRun:
         swept = max(swept, moved)
         if not moved:
             break
-    # ker A_{g.W} = g ker A_W g^{-1}: once certified from the layers, or found by the first solve (from
-    # the frames' condition-number certificate, else stabiliser_subspace), it stays trivial
-    trivial = stabiliser_is_trivial(W)
+    return _iterate(W, tol, max_iter, swept=swept)
+
+
+def _merged_start(W, tol: float, max_iter: int, runs: list):
+    """:func:`dln_git.flows.newton_start.merged_gauge` applied to W, or None where it does not apply.
+
+    It runs on the scalar pre-balanced layers divided by the power of two nearest their common
+    norm (so that the merged products neither overflow nor underflow), and the result is
+    multiplied back (the gauge action is linear in W).
+    """
+    W = scalar_prebalance(W)
+    norm0 = safe_norm(W[0])
+    if not (np.isfinite(norm0) and norm0 > 0):
+        return None
+    scale = 2.0 ** round(np.log2(norm0))
+    V = tuple(w / scale for w in W)
+    try:
+        gauge = merged_gauge(V, lambda U: _tracked_newton(U, tol, max_iter, runs))
+    except np.linalg.LinAlgError:
+        return None
+    start = None if gauge is None else tuple(w * scale for w in _act_pairs(gauge, V))
+    return start if start is not None and all(np.all(np.isfinite(w)) for w in start) else None
+
+
+def _tracked_newton(V, tol: float, max_iter: int, runs: list):
+    """The gauge ``[(g_i, g_i^{-1})]`` of a balancing of V (square layers of one width), or None.
+
+    Scalar pre-balancing and :data:`SWEEPS` sweeps of :func:`dln_git.flows.newton_start.tracked_sweep`,
+    then the Newton iteration, every step composed into the gauge; the run is appended to ``runs``.
+    """
+    gauge = scalar_gauge(V)
+    V = _act_pairs(gauge, V)
+    for _ in range(SWEEPS):
+        V = tracked_sweep(V, gauge)
+    runs.append(_iterate(V, tol, max_iter, gauge=gauge))
+    return gauge if np.all([np.all(np.isfinite(g)) for pair in gauge for g in pair]) else None
+
+
+def _iterate(W, tol: float, max_iter: int, *, gauge: list | None = None, swept: int = 0, coarse=None,
+             merged: bool = False) -> NewtonRun:
+    """The Newton iteration from W; every step's gauge is composed into ``gauge`` if given."""
+    trivial = None  # certified at the first iteration
     mu = _moment_map(W)
     history = [norm(mu)]
     steps, inner, failures = [], [], []
@@ -366,6 +346,10 @@ def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30) -> NewtonRun:
     try_full = True  # until a full step is rejected (e.g. non-closed orbits: linear convergence)
     while not converged and it < max_iter:
         R = _regularizer(W)
+        if trivial is None:
+            # ker A_{g.W} = g ker A_W g^{-1}: once certified from the layers, or found by the first solve
+            # (from the frames' condition-number certificate, else stabiliser_subspace), it stays trivial
+            trivial = stabiliser_is_trivial(W)
         # QR frames: half the cost of polar ones, as good for these loose solves (see GramOperator)
         sol = newton_direction(W, mu, max(_forcing(history[-1], R, tol), 1e-14), trivial_kernel=trivial)
         trivial = sol.trivial_kernel
@@ -375,14 +359,16 @@ def newton_balance(W, *, tol: float = 1e-12, max_iter: int = 30) -> NewtonRun:
         k = _taylor_degree(0.5 * max(float(np.linalg.norm(m)) for m in sol.s)) if try_full else None
         full = None if k is None else _full_step(W, sol.s, k, history[-1])
         try_full = try_full and (k is None or full is not None)
-        a, W, mu = (1.0, *full) if full is not None else _searched_step(W, sol.s)
+        a, W, mu, pairs = (1.0, *full) if full is not None else _searched_step(W, sol.s, gauge is not None)
         steps.append(a)
         if a == 0.0:
             rel = history[-1] / (2 * R)
             failures.append(f"stagnated at the rounding level of mu (||mu|| / 2R = {rel:.1e})" if rel <= ROUNDING_FLOOR
                             else f"iteration {it + 1}: the Newton direction is not a descent direction")
             break
+        if gauge is not None:
+            compose_gauge(gauge, pairs)
         history.append(norm(mu))
         it += 1
         converged = history[-1] <= tol * _regularizer(W)
-    return NewtonRun(W, converged, it, history, steps, inner, failures, swept)
+    return NewtonRun(W, converged, it, history, steps, inner, failures, swept, coarse, merged)

@@ -293,11 +293,12 @@ def test_taylor_exp_pair_is_an_exact_inverse_pair():
 
 
 def test_newton_takes_full_steps_in_the_quadratic_phase():
-    """The last steps are the full step a = 1 (no line search); X is kept to rounding."""
+    """The last steps are the full step a = 1 (no line search); X is kept to rounding. (From the
+    sweeps' start: the merged start balances this instance before any Newton step.)"""
     from dln_git.flows.newton import newton_balance
 
     W, X, s = conditioned_instance((6,) * 5, 1e3, seed=8, gauge_cond=10.0)
-    run = newton_balance(W)
+    run = newton_balance(W, merged=False)
     assert run.converged and run.step_lengths[-1] == 1.0
     assert x_drift(run.weights, X) <= 1e-12
     assert regularizer(run.weights) == pytest.approx(0.5 * 4 * np.sum(s ** 0.5), rel=1e-12)

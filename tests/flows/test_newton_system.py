@@ -162,12 +162,13 @@ def test_stacked_direction_matches_the_general_path(cplx):
                                                      ((4,) * 6, 3, True)])
 def test_newton_iterates_are_those_of_the_general_path(widths, seed, cplx, monkeypatch):
     """With the stacked solve and the certificate switched off (the implementation before them),
-    newton_balance takes the same steps: same iteration counts and result to rounding."""
+    newton_balance takes the same steps: same iteration counts and result to rounding (from the
+    sweeps' start, so that there are Newton steps to compare)."""
     W, _, _ = conditioned_instance(widths, 1e3, seed=seed, gauge_cond=10.0, cplx=cplx)
-    fast = newton_balance(W, tol=1e-12)
+    fast = newton_balance(W, tol=1e-12, merged=False)
     monkeypatch.setattr(newton_system, "STACKED", False)
     monkeypatch.setattr("dln_git.flows.newton.stabiliser_is_trivial", lambda W: False)
-    slow = newton_balance(W, tol=1e-12)
+    slow = newton_balance(W, tol=1e-12, merged=False)
     assert fast.converged and slow.converged
     assert fast.iterations == slow.iterations and fast.step_lengths[-1] == slow.step_lengths[-1] == 1.0
     assert tnorm([a - b for a, b in zip(fast.weights, slow.weights, strict=True)]) <= 1e-12 * tnorm(slow.weights)
@@ -184,8 +185,9 @@ def test_deep_newton_needs_no_dense_kernel(monkeypatch):
     monkeypatch.setattr(gram_operator_module, "stabiliser_subspace", forbidden)
     N = 12
     W, X, s = conditioned_instance((4,) * (N + 1), 1e3, seed=4, gauge_cond=10.0)
-    run = newton_balance(W, tol=1e-12)
-    assert run.converged and run.step_lengths[-1] == 1.0
-    assert tnorm(moment(run.weights)) <= 1e-12 * regularizer(run.weights)
-    assert regularizer(run.weights) == pytest.approx(0.5 * N * np.sum(s ** (2.0 / N)), rel=1e-12)
-    assert x_drift(run.weights, X) <= 1e-13
+    for merged in (False, True):  # Newton steps from the sweeps' start; the merged start
+        run = newton_balance(W, tol=1e-12, merged=merged)
+        assert run.converged and (merged or run.step_lengths[-1] == 1.0)
+        assert tnorm(moment(run.weights)) <= 1e-12 * regularizer(run.weights)
+        assert regularizer(run.weights) == pytest.approx(0.5 * N * np.sum(s ** (2.0 / N)), rel=1e-12)
+        assert x_drift(run.weights, X) <= 1e-13
