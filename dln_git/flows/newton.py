@@ -316,8 +316,31 @@ def _merged_start(W, tol: float, max_iter: int, runs: list):
         gauge = merged_gauge(V, lambda U: _tracked_newton(U, tol, max_iter, runs))
     except np.linalg.LinAlgError:
         return None
-    start = None if gauge is None else tuple(w * scale for w in _act_pairs(gauge, V))
-    return start if start is not None and all(np.all(np.isfinite(w)) for w in start) else None
+    if gauge is None:
+        return None
+    start = _without_unitary_part(_act_pairs(gauge, V), [g for g, _ in gauge])
+    start = tuple(w * scale for w in start)
+    return start if all(np.all(np.isfinite(w)) for w in start) else None
+
+
+def _without_unitary_part(start, g):
+    """``u^* . start`` with ``g_i = u_i p_i`` (polar): the start ``p . W`` instead of ``g . W``.
+
+    The pair gauges (QR and SVD factors) carry an arbitrary unitary part; ``p . W`` is as balanced
+    (``mu(u.W) = u mu(W) u^*``) and equals W when W is already balanced (there ``g`` is unitary),
+    so balancing is idempotent and continuous in W, as with the sweeps' start.
+    """
+    U = []
+    for gi in g:
+        if not np.all(np.isfinite(gi)):
+            return start
+        X, _, Yh = np.linalg.svd(gi)
+        U.append(X @ Yh)
+    out = []
+    for i, w in enumerate(start):
+        left = herm(U[i]) @ w if i < len(U) else w
+        out.append(left @ U[i - 1] if i >= 1 else left)
+    return tuple(out)
 
 
 def _tracked_newton(V, tol: float, max_iter: int, runs: list):

@@ -173,3 +173,24 @@ def test_ill_conditioned_top_pair_goes_to_the_coarse_newton():
     bound = 10 * 16 * 1e-12 * regularizer(ref.weights) / np.linalg.eigvalsh(ref.weights[0] @ ref.weights[0].T)[0]
     for a, b in zip(_gram_spectra(run.weights), _gram_spectra(ref.weights), strict=True):
         assert np.max(np.abs(a / b - 1)) <= bound
+
+
+@pytest.mark.parametrize("widths", [(8,) * 5, (6,) * 9])
+def test_balancing_a_balanced_network_leaves_it_in_place(widths):
+    """The merged start drops the unitary part of its gauge: balance is idempotent, and a small
+    gauge perturbation of a balanced point moves the result by about as much (continuity)."""
+    from dln_git import balance, random_weights
+    from dln_git.core import gauge_act, moment_map
+
+    W = balance(random_weights(widths, 2), method="newton").weights
+    again = balance(W, method="newton").weights
+    assert max(np.linalg.norm(a - b) / np.linalg.norm(b) for a, b in zip(again, W, strict=True)) <= 1e-12
+    rng = np.random.default_rng(0)
+    eps = 1e-6
+    g = [np.eye(w.shape[0]) + eps * rng.standard_normal((w.shape[0], w.shape[0])) for w in W[:-1]]
+    near = gauge_act(g, W)
+    res = balance(near, method="newton").weights
+    moved = max(np.linalg.norm(a - b) / np.linalg.norm(b) for a, b in zip(res, W, strict=True))
+    assert moved <= 100 * eps
+    assert np.linalg.norm(np.concatenate([m.ravel() for m in moment_map(res)])) <= 1e-10 * sum(
+        np.linalg.norm(w) ** 2 for w in res)
