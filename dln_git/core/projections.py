@@ -122,13 +122,21 @@ def _horizontal(W, V, rtol, name, maxiter=None):
     # of dphi dphi^*(Z), about eps sum_j ||L_j|| ||Z|| ||R_j||: below that, it is zero.
     attainable = _metric_attainable(metric, sol.Z)
     converged = sol.converged or sol.residual * safe_norm(rhs) <= attainable
+    message = f"metric solve {sol.message}"
     if not converged and rhs.size <= DENSE_FALLBACK_SIZE:
         # Krylov stagnated (layer scales 1e15 apart): solve the small dense system instead.
         Z, ok = _dense_metric_solve(metric, rhs, rtol * floor)
         if ok:
             H, converged, attainable = _differential_adjoint(W, Z), True, _metric_attainable(metric, Z)
+        else:
+            dense_residual = safe_norm(rhs - metric.apply(Z)) / safe_norm(rhs)
+            if dense_residual < sol.residual:
+                # above the tolerance (warned), but closer than the stagnated Krylov solve: kept
+                H = _differential_adjoint(W, Z)
+                message += (f"; the dense least-squares solve, used instead, reached {dense_residual:.2e} "
+                            f"(its rounding level {_metric_attainable(metric, Z) / safe_norm(rhs):.2e})")
     if not converged:
-        _warn(name, f"metric solve {sol.message}")
+        _warn(name, message)
     else:
         gap = safe_norm(_differential(W, tuple(v - h for v, h in zip(V, H, strict=True))))
         if gap > CHECK_FACTOR * max(rtol * floor, attainable + _ROUNDING * _differential_floor(W, H)):

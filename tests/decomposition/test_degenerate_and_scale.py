@@ -127,6 +127,17 @@ def _dphi_scale(W, V):
     return np.linalg.norm(sum(terms)), sum(sizes)
 
 
+def _dense_reference_moved(W, V):
+    """``||dphi(V - dphi^* Z)||`` with Z the dense least-squares solution of ``sum_j L_j Z R_j = dphi(V)``
+    (``L_j = B_j B_j^*``, ``R_j = F_{j-1}^* F_{j-1}``, the row-major Kronecker matrix)."""
+    pp = partial_products(W)
+    M = sum(np.kron(B @ B.conj().T, (F.conj().T @ F).T) for B, F in pp)
+    rhs = sum(B @ v @ F for (B, F), v in zip(pp, V, strict=True))
+    Z = np.linalg.lstsq(M, rhs.ravel(), rcond=None)[0].reshape(rhs.shape)
+    H = [B.conj().T @ Z @ F.conj().T for B, F in pp]
+    return _dphi_scale(W, [v - h for v, h in zip(V, H, strict=True)])[0]
+
+
 @settings(max_examples=20, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(W=dst.unbalanced_weights(dst.widths(min_depth=2, max_depth=4, max_width=3)), seed=st.integers(0, 2**31))
 @example(W=_GAUGED, seed=0)  # the reproducer of the issue: layers scaled 1e8 / 1 / 1e-8
@@ -140,7 +151,10 @@ def test_split_at_unbalanced_gauges_removes_everything_that_moves_x(W, seed):
             vertical, _ = split(W, V)
         moved, _ = _dphi_scale(W, vertical)
         _, size = _dphi_scale(W, V)
-        assert moved <= 1e-9 * size
+        # 1e-9 of the layer-wise size, unless float64 cannot reach it: at some draws (cond of the
+        # metric ~1e19) a dense least-squares solve of the Kronecker system, an independent
+        # algorithm, leaves more; then the split must do as well as it, to a factor 10
+        assert moved <= max(1e-9 * size, 10 * _dense_reference_moved(W, V))
 
 
 @settings(max_examples=15, deadline=None)
