@@ -127,6 +127,25 @@ def _dphi_scale(W, V):
     return np.linalg.norm(sum(terms)), sum(sizes)
 
 
+#: A draw where the metric's condition number is about 1e19 and 1e-9 is out of float64's reach
+#: (Krylov stagnated at 2e-7; the split kept that result, 50 times worse than a dense solve).
+_UNREACHABLE = (
+    np.array([
+        [-113214375.23626092, 19752156.357174072, 17310630.048758633],
+        [229070918.81854543, 72227973.89570229, -35416503.787670955],
+        [-91931002.43974791, -12622411.24674394, -29944298.45910578],
+    ]),
+    np.array([
+        [1.4007680825555957, -0.7058812586611952, 1.1003316999072288],
+        [-1.1132684919227682, -0.10471833520571237, 1.9393854462542697],
+    ]),
+    np.array([
+        [2.1723062827208583e-09, 9.535250113466756e-09],
+        [-1.4638329804938964e-08, 2.8909041759833222e-09],
+    ]),
+)
+
+
 def _dense_reference_moved(W, V):
     """``||dphi(V - dphi^* Z)||`` with Z the dense least-squares solution of ``sum_j L_j Z R_j = dphi(V)``
     (``L_j = B_j B_j^*``, ``R_j = F_{j-1}^* F_{j-1}``, the row-major Kronecker matrix)."""
@@ -140,6 +159,7 @@ def _dense_reference_moved(W, V):
 
 @settings(max_examples=20, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(W=dst.unbalanced_weights(dst.widths(min_depth=2, max_depth=4, max_width=3)), seed=st.integers(0, 2**31))
+@example(W=_UNREACHABLE, seed=187)
 @example(W=_GAUGED, seed=0)  # the reproducer of the issue: layers scaled 1e8 / 1 / 1e-8
 def test_split_at_unbalanced_gauges_removes_everything_that_moves_x(W, seed):
     rng = np.random.default_rng(seed)
