@@ -25,9 +25,10 @@ Degenerate and rescaled input (every method):
   result is multiplied by s: any representable W works, whether or not X itself is
   representable. ``mu_history`` is reported at the caller's scale (values below the float64
   range as 0; an overflow raises ``ValueError``).
-* ``X = 0`` (a zero layer, or layers whose product vanishes; numerically ``||X|| <= 4 N eps
-  prod_i ||W_i||_2``, the rounding level of the product, where the fiber cannot be told from
-  the fiber over 0 in float64; then ``x_drift`` is relative to that level): a balanced point with
+* ``X = 0`` (a zero layer, or layers whose product vanishes; numerically ``||X||`` at most the
+  rounding level of the product, ``4 eps sum_k ||W_N..W_{k+1}||_F ||W_k||_F ||W_{k-1}..W_1||_F``
+  capped by ``4 N eps prod_i ||W_i||_2`` (:func:`_product_rounding_level`), where the fiber cannot
+  be told from the fiber over 0 in float64; then ``x_drift`` is relative to that level): a balanced point with
   ``X = 0`` has every layer 0 (balanced layers share their singular values, and X has them to
   the power N), and 0 lies in the orbit closure of W (scale the layers on either side of a
   zero layer, or use the Hilbert–Mumford criterion: X generates the invariants). So 0 is the
@@ -90,8 +91,37 @@ def _chain(first, second):
 
 
 def _product_rounding_level(V) -> float:
-    """``4 N eps prod_i ||V_i||_2``: below this, a computed ``X = V_N..V_1`` is rounding noise (X = 0)."""
-    return 4 * len(V) * np.finfo(float).eps * float(np.prod([np.linalg.norm(v, 2) if v.size else 0.0 for v in V]))
+    """Below this, a computed ``X = V_N..V_1`` is rounding noise (X = 0).
+
+    The error of the product formed from the right is at most about
+    ``eps sum_k ||V_N..V_{k+1}|| ||V_k|| ||V_{k-1}..V_1||`` (each multiplication's rounding carried by
+    the later factors); with Frobenius norms and a factor 4 this is the level, capped by the cruder
+    ``4 N eps prod_i ||V_i||_2``. The partial products matter for gauged layers (``g_i V_i
+    g_{i-1}^{-1}`` with ill-conditioned g): there ``prod_i ||V_i||`` exceeds ``||X||`` by the
+    gauges' condition numbers multiplied over the depth (about 1e22 at depth 32 for cond(g_i) about
+    5), so the crude bound alone took such an X for 0.
+    """
+    if any(v.size == 0 for v in V):
+        return 0.0
+    eps = np.finfo(float).eps
+    crude = 4 * len(V) * eps * float(np.prod([np.linalg.norm(v, 2) for v in V]))
+    prefix = [np.linalg.norm(V[0])]  # ||V_k..V_1||_F
+    P = V[0]
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for v in V[1:-1]:
+            P = v @ P
+            prefix.append(np.linalg.norm(P))
+        suffix = [np.linalg.norm(V[-1])]  # ||V_N..V_k||_F, from k = N down
+        S = V[-1]
+        for v in V[-2:0:-1]:
+            S = S @ v
+            suffix.append(np.linalg.norm(S))
+        suffix.reverse()  # suffix[k] = ||V_N..V_{k+1}||_F for the layer k (0-based) followed by it
+        terms = [np.linalg.norm(V[0]) * suffix[0]]
+        terms += [prefix[k - 1] * np.linalg.norm(V[k]) * suffix[k] for k in range(1, len(V) - 1)]
+        terms.append(prefix[-1] * np.linalg.norm(V[-1]))
+        fine = 4 * eps * float(sum(terms))
+    return min(crude, fine) if np.isfinite(fine) else crude
 
 
 class _Forecast:
@@ -243,7 +273,7 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
         Vb = tuple(np.zeros_like(v) for v in V)
         history, converged, iterations = [_moment_norm(V), 0.0], True, 0
         x_scale = max(rounding, np.finfo(float).tiny)
-        message = ("X = 0" + ("" if x_scale == 0 else " to rounding (||X|| <= 4 N eps prod ||W_i||_2)") +
+        message = ("X = 0" + ("" if x_scale == 0 else " to rounding (||X|| below the rounding level of the product)") +
                    ": the only balanced point over X = 0 is W = 0, the limit of every method (it lies in the "
                    "orbit closure of W; the orbit itself is not closed unless W = 0)")
     elif method == "newton":

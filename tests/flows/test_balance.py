@@ -311,3 +311,28 @@ def test_forcing_is_quadratic_and_stops_at_the_tolerance():
     assert _forcing(1.0, R, tol) == 0.25
     assert _forcing(2e-4, R, tol) == pytest.approx(1e-3)  # 10 ||mu|| / 2R
     assert _forcing(1e-10, R, tol) == pytest.approx(1e-3)  # tol R / (10 ||mu||)
+
+
+def test_deep_gauged_network_is_not_taken_for_x_zero():
+    """Depth 32, a balanced network moved by moderate gauges (each ``||W_i||_2`` about 3): the
+    product of the layer norms exceeds ``||X|| / (4 N eps)``, so the crude rounding bound of the
+    product called X zero and balance returned W = 0; the partial products' bound does not."""
+    import scipy.linalg
+
+    from dln_git import gauge_act
+    from dln_git.core.svd_chart import balanced_from_end_to_end
+    from dln_git.flows.balance import _product_rounding_level
+    from dln_git.testing.strategies import haar_orthonormal
+
+    rng = np.random.default_rng(0)
+    d, N = 8, 32
+    U, V = haar_orthonormal(rng, d, d, False), haar_orthonormal(rng, d, d, False)
+    X = (U * np.logspace(0, -2, d)) @ V.T
+    Wb = balanced_from_end_to_end(X, (d,) * (N + 1), rng)
+    W = gauge_act([scipy.linalg.expm(1.2 * rng.standard_normal((d, d)) / np.sqrt(d)) for _ in range(N - 1)], Wb)
+    crude = 4 * N * np.finfo(float).eps * np.prod([np.linalg.norm(w, 2) for w in W])
+    assert crude > np.linalg.norm(X)  # the case of the bug
+    assert _product_rounding_level(W) <= 1e-10 * np.linalg.norm(X)
+    res = balance(W, method="newton")
+    assert res.converged and res.x_drift <= 1e-10
+    assert np.linalg.norm(np.linalg.multi_dot(res.weights[::-1]) - X) <= 1e-9 * np.linalg.norm(X)
