@@ -33,6 +33,7 @@ __all__ = [
     "end_to_end_differential_adjoint",
     "end_to_end_metric",
     "forward_products",
+    "product_rounding_level",
     "solve_end_to_end_metric",
 ]
 
@@ -54,6 +55,33 @@ def backward_products(W) -> list[np.ndarray | None]:
     for j in range(N - 2, -1, -1):
         B[j] = B[j + 1] @ W[j]
     return B
+
+
+def product_rounding_level(W) -> float:
+    """The rounding level of a computed ``X = W_N...W_1``: below it, ``||X||`` cannot be told from 0.
+
+    The product formed from the right errs by at most about ``eps sum_j ||B_j|| ||W_j|| ||F_{j-1}||``
+    (the rounding of each multiplication, carried by the later factors; ``B_j``, ``F_j`` as in
+    :func:`backward_products` and :func:`forward_products`, identities counted as 1). With
+    Frobenius norms and a factor 4 this is the level, capped by the cruder
+    ``4 N eps prod_j ||W_j||_2``. The partial products matter for gauged layers
+    ``g_j W_j g_{j-1}^{-1}``: there ``prod_j ||W_j||`` exceeds ``||X||`` by the gauges' condition
+    numbers multiplied over the depth (about 1e22 at depth 32 for ``cond(g_j)`` about 5), while the
+    partial products stay within a few ``cond(g_j)^2`` of ``||X||``. Zero for a zero-size layer.
+    """
+    if any(w.size == 0 for w in W):
+        return 0.0
+    eps = np.finfo(float).eps
+    crude = 4 * len(W) * eps * float(np.prod([np.linalg.norm(w, 2) for w in W]))
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        F, B = forward_products(W), backward_products(W)
+
+        def size(M):
+            return 1.0 if M is None else float(np.linalg.norm(M))
+
+        fine = 4 * eps * sum(size(B[j]) * float(np.linalg.norm(W[j - 1])) * size(F[j - 1])
+                             for j in range(1, len(W) + 1))
+    return min(crude, fine) if np.isfinite(fine) else crude
 
 
 def _end_to_end(W) -> np.ndarray:

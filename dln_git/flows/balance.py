@@ -46,7 +46,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..core.end_to_end import _end_to_end
+from ..core.end_to_end import _end_to_end, product_rounding_level
 from ..core.moment_map import _moment_norm, _regularizer
 from ..core.options import Rule
 from ..core.options import check_options as _check
@@ -91,37 +91,8 @@ def _chain(first, second):
 
 
 def _product_rounding_level(V) -> float:
-    """Below this, a computed ``X = V_N..V_1`` is rounding noise (X = 0).
-
-    The error of the product formed from the right is at most about
-    ``eps sum_k ||V_N..V_{k+1}|| ||V_k|| ||V_{k-1}..V_1||`` (each multiplication's rounding carried by
-    the later factors); with Frobenius norms and a factor 4 this is the level, capped by the cruder
-    ``4 N eps prod_i ||V_i||_2``. The partial products matter for gauged layers (``g_i V_i
-    g_{i-1}^{-1}`` with ill-conditioned g): there ``prod_i ||V_i||`` exceeds ``||X||`` by the
-    gauges' condition numbers multiplied over the depth (about 1e22 at depth 32 for cond(g_i) about
-    5), so the crude bound alone took such an X for 0.
-    """
-    if any(v.size == 0 for v in V):
-        return 0.0
-    eps = np.finfo(float).eps
-    crude = 4 * len(V) * eps * float(np.prod([np.linalg.norm(v, 2) for v in V]))
-    prefix = [np.linalg.norm(V[0])]  # ||V_k..V_1||_F
-    P = V[0]
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for v in V[1:-1]:
-            P = v @ P
-            prefix.append(np.linalg.norm(P))
-        suffix = [np.linalg.norm(V[-1])]  # ||V_N..V_k||_F, from k = N down
-        S = V[-1]
-        for v in V[-2:0:-1]:
-            S = S @ v
-            suffix.append(np.linalg.norm(S))
-        suffix.reverse()  # suffix[k] = ||V_N..V_{k+1}||_F for the layer k (0-based) followed by it
-        terms = [np.linalg.norm(V[0]) * suffix[0]]
-        terms += [prefix[k - 1] * np.linalg.norm(V[k]) * suffix[k] for k in range(1, len(V) - 1)]
-        terms.append(prefix[-1] * np.linalg.norm(V[-1]))
-        fine = 4 * eps * float(sum(terms))
-    return min(crude, fine) if np.isfinite(fine) else crude
+    """:func:`dln_git.core.end_to_end.product_rounding_level`: below it, a computed X is rounding noise."""
+    return product_rounding_level(V)
 
 
 class _Forecast:

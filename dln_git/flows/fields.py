@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.end_to_end import EndToEndMetric, _differential, _differential_adjoint
+from ..core.end_to_end import EndToEndMetric, _differential, _differential_adjoint, product_rounding_level
 from ..core.end_to_end import _end_to_end as end_to_end_product
 from ..core.gram import GramOperator
 from ..core.linalg import norm, pack, unpack
@@ -125,14 +125,15 @@ def fiber_retraction(W0, failures: _Failures, max_iter: int = 4):
 
     ``dphi dphi^* Z = phi(W) - X_0``: the minimum-norm correction (horizontal, so it does not move
     along the fiber); quadratic convergence, stopped once ``||phi(W) - X_0|| <= floor`` with
-    ``floor = 4 eps max(||X_0||, prod_i ||W0_i||_2)``: the rounding level of the product
-    ``W_N..W_1`` (which exceeds ``eps ||X_0||`` where the product cancels, e.g. at ``X_0 = 0``
-    with nonzero layers). A gap still above 16 times that
+    ``floor = max(4 eps ||X_0||, product_rounding_level(W0))``: the rounding level of the product
+    ``W_N..W_1`` from its partial products (:func:`dln_git.core.end_to_end.product_rounding_level`,
+    which exceeds ``eps ||X_0||`` where the product cancels, e.g. at ``X_0 = 0`` with nonzero
+    layers, but not by the product of the layer norms on gauged layers). A gap still above 16 times that
     after ``max_iter`` steps is noted in ``failures`` (the run then reports non-convergence).
     """
     X0 = end_to_end_product(W0)
-    product_bound = float(np.prod([np.linalg.norm(w, 2) if w.size else 0.0 for w in W0]))
-    floor = 4 * np.finfo(float).eps * max(float(np.linalg.norm(X0)), product_bound, np.finfo(float).tiny)
+    floor = max(4 * np.finfo(float).eps * max(float(np.linalg.norm(X0)), np.finfo(float).tiny),
+                product_rounding_level(W0))
 
     def retract(W):
         for _ in range(max_iter):

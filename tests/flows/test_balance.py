@@ -336,3 +336,23 @@ def test_deep_gauged_network_is_not_taken_for_x_zero():
     res = balance(W, method="newton")
     assert res.converged and res.x_drift <= 1e-10
     assert np.linalg.norm(np.linalg.multi_dot(res.weights[::-1]) - X) <= 1e-9 * np.linalg.norm(X)
+
+
+def test_fiber_flow_keeps_x_on_a_deep_gauged_funnel():
+    """Widths (3, 5, ..., 5, 3), depth 12, moderate gauges: prod ||W_i||_2 is 5e10 ||X||, and the
+    retraction's floor taken from it let X drift by 1.5e-9; from the partial products, 2e-12."""
+    import scipy.linalg
+
+    from dln_git import gauge_act, random_weights
+    from dln_git.core.end_to_end import product_rounding_level
+
+    rng = np.random.default_rng(1)
+    N = 12
+    W = random_weights((3,) + (5,) * (N - 1) + (3,), 3)
+    W = gauge_act([scipy.linalg.expm(1.5 * rng.standard_normal((5, 5)) / np.sqrt(5)) for _ in range(N - 1)], W)
+    X = np.linalg.multi_dot(W[::-1])
+    assert np.prod([np.linalg.norm(w, 2) for w in W]) > 1e10 * np.linalg.norm(X)
+    assert product_rounding_level(W) <= 1e-10 * np.linalg.norm(X)
+    res = balance(W, method="l2", tol=1e-10)
+    assert res.converged
+    assert np.linalg.norm(np.linalg.multi_dot(res.weights[::-1]) - X) <= 1e-10 * np.linalg.norm(X)
