@@ -3,6 +3,7 @@
 import numpy as np
 from hypothesis import strategies as st
 
+from dln_git.testing import dense
 from dln_git.testing import strategies as dst
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
@@ -35,3 +36,17 @@ def cases(draw, min_depth: int = 1, max_depth: int = 4, max_width: int = 4, scal
     W = draw(dst.weights(d, complex=is_complex, scale=scale))
     rng = np.random.default_rng(draw(SEEDS))
     return d, W, is_complex, rng
+
+
+def dense_pinv(W):
+    """(A^H A)^+ from the dense matrices, with the rank of A; also its effective condition."""
+    A = dense.dense_infinitesimal_action(W)
+    G = A.conj().T @ A
+    r = dense.numerical_rank(A)
+    lam, U = np.linalg.eigh(0.5 * (G + G.conj().T))
+    lam, U = lam[::-1], U[:, ::-1]
+    keep = U[:, :r]
+    pinv = (keep / lam[:r]) @ keep.conj().T
+    cond = lam[0] / lam[r - 1] if r else 1.0
+    kernel = U[:, r:]
+    return G, pinv, cond, kernel

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from core_helpers import cases, random_tuple
+from core_helpers import cases, dense_pinv, random_tuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,20 +24,6 @@ REGULAR = [(3, 3, 3), (3, 2, 1), (1, 2, 3), (3, 1, 3), (1, 2, 2), (4, 3, 2, 3, 4
 
 def lie_shapes(d):
     return [(n, n) for n in d[1:-1]]
-
-
-def dense_pinv(W):
-    """(A^H A)^+ from the dense matrices, with the rank of A; also its effective condition."""
-    A = dense.dense_infinitesimal_action(W)
-    G = A.conj().T @ A
-    r = dense.numerical_rank(A)
-    lam, U = np.linalg.eigh(0.5 * (G + G.conj().T))
-    lam, U = lam[::-1], U[:, ::-1]
-    keep = U[:, :r]
-    pinv = (keep / lam[:r]) @ keep.conj().T
-    cond = lam[0] / lam[r - 1] if r else 1.0
-    kernel = U[:, r:]
-    return G, pinv, cond, kernel
 
 
 def materialize(op, is_complex):
