@@ -276,3 +276,46 @@ def _gauge_in_fiber(rng, size):
         d = end_to_end_differential(W, infinitesimal_action(W, xi))
         worst = max(worst, np.linalg.norm(d) / (norm(xi) * norm(W) ** len(W)))
     return ClaimResult(worst, 0.0, 1e-13)
+
+
+@register(
+    "core.transport_spaces",
+    "On a run of hidden layers j..k, xi_i = T_i X S_i (T_i = W_i..W_{j+1}, S_i = W_k..W_{i+1}) has A_W(xi) zero on "
+    "the layers inside the run, X B_1 and -B_2 X on the two boundary layers (B_1 = W_k..W_j, B_2 = W_{k+1}..W_{j+1}), "
+    "so A^*A restricted to these tuples is the Sylvester operator X -> B_2^*B_2 X + X B_1B_1^*.",
+    section="2", tag="derived",
+)
+def _transport_spaces(rng, size):
+    """Against the dense infinitesimal action: the interior blocks of ``A (Z X)`` (relative to
+    ``||A|| ||Z X||``, rounding of products of up to N layers: tolerance 1e-12), the boundary
+    blocks against ``X B_1`` and ``-B_2 X``, and ``<Z X, A^*A Z X>`` against
+    ``||B_2 X||^2 + ||X B_1||^2`` (relative 1e-12)."""
+    worst = 0.0
+    for _, W in _instances(rng, size, min_depth=3):
+        A = dense.dense_infinitesimal_action(W)
+        offsets = np.cumsum([0, *(w.size for w in W)])
+        scale = np.linalg.norm(A, 2)
+        H = len(W) - 1
+        for j, k in itertools.combinations(range(H), 2):
+            X = rng.standard_normal((W[j].shape[0], W[k].shape[0]))
+            if np.iscomplexobj(W[0]):
+                X = X + 1j * rng.standard_normal(X.shape)
+            xi = [np.zeros((w.shape[0], w.shape[0]), dtype=np.result_type(W[0], X)) for w in W[:-1]]
+            T = np.eye(W[j].shape[0])
+            for i in range(j, k + 1):
+                if i > j:
+                    T = W[i] @ T
+                S = np.eye(W[k].shape[0])
+                for m in range(k, i, -1):
+                    S = S @ W[m]
+                xi[i] = T @ X @ S
+            v = np.concatenate([x.ravel() for x in xi])
+            Av = A @ v
+            size_ = scale * np.linalg.norm(v) or 1.0
+            B1, B2 = T @ W[j], W[k + 1] @ T
+            blocks = [Av[offsets[m]:offsets[m + 1]].reshape(W[m].shape) for m in range(len(W))]
+            worst = max(worst, max((np.linalg.norm(blocks[m]) for m in range(j + 1, k + 1)), default=0.0) / size_,
+                        np.linalg.norm(blocks[j] - X @ B1) / size_, np.linalg.norm(blocks[k + 1] + B2 @ X) / size_)
+            energy = np.linalg.norm(B2 @ X) ** 2 + np.linalg.norm(X @ B1) ** 2
+            worst = max(worst, abs(np.vdot(Av, Av).real - energy) / (size_ ** 2))
+    return ClaimResult(worst, 0.0, 1e-12, detail="max relative defect: interior blocks, boundary blocks, energy")
