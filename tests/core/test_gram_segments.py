@@ -167,15 +167,32 @@ def test_auto_kind_takes_segments_for_wide_chains_only():
     from dln_git.core.gram.preconditioners import SEGMENTS_MIN_HIDDEN, SEGMENTS_MIN_WIDTH, auto_kind
 
     w, h = SEGMENTS_MIN_WIDTH, SEGMENTS_MIN_HIDDEN
-    assert auto_kind((3, *(w,) * h, 2)) == "segments"
-    assert auto_kind((3, *(w - 1,) * h, 2)) == "block_lu"
-    assert auto_kind((3, *(w,) * (h - 1), 2)) == "block_lu"
+    assert auto_kind((w,) * (h + 2)) == "segments"
+    assert auto_kind((w - 1,) * (h + 2)) == "block_lu"
+    assert auto_kind((w,) * (h + 1)) == "block_lu"
+    assert auto_kind((3, *(w,) * h, 2)) == "block_lu"  # generic stabiliser: a large kernel
     assert auto_kind((3, w, 2)) == "block_lu"  # one hidden layer: block-Jacobi is already exact
     W = dg.random_weights((2, 4, 4, 2), 0)
     op = dg.gram_operator(W)
     assert op.preconditioner("auto") is op.preconditioner("block_lu")
     with pytest.raises(ValueError, match="preconditioner kind"):
         op.preconditioner("ilu")
+
+
+def test_segments_fall_back_to_block_lu_when_the_kernel_is_not_computed(monkeypatch):
+    """A singular operator whose kernel is too large to compute: the segments cannot project it
+    out, so the solve runs with block_lu and says so."""
+    from dln_git.core import subspaces
+
+    monkeypatch.setattr(subspaces, "MAX_CONSTRAINT_ENTRIES", 1)
+    W = dg.random_weights((2, 4, 4, 4, 2), 1)
+    mu = dg.moment_map(W)
+    op = dg.gram_operator(W)
+    seg = op.solve(mu, rtol=1e-12, preconditioner="segments")
+    assert op.kernel() is None
+    assert "block_lu used instead of segments" in seg.message
+    blu = dg.gram_operator(W).solve(mu, rtol=1e-12, preconditioner="block_lu")
+    assert np.array_equal(dg.pack(seg.xi), dg.pack(blu.xi))
 
 
 def test_segments_whose_products_overflow_are_skipped():

@@ -188,13 +188,9 @@ class GramOperator(LinearOperator):
           handful of iterations. Zero coefficients and zero pivots of singular chains are
           handled as a pseudo-inverse (see ``_BalancedModel``).
 
-        * ``"segments"``: block-Jacobi followed by symmetric multiplicative corrections on the
-          transport spaces ``xi_i = T_i X S_i`` of runs of hidden layers, where ``A_W`` reduces to
-          two boundary layers and the restricted operator is a Sylvester operator, inverted
-          exactly (:mod:`dln_git.core.gram.segments`). It captures the near-stabilisers that make
-          the operator ill-conditioned far from balance.
-        * ``"auto"`` (default): ``"segments"`` for four or more hidden layers of width at least
-          48, else ``"block_lu"`` (:func:`~dln_git.core.gram.preconditioners.auto_kind`).
+        * ``"segments"``: block-Jacobi, then exact corrections on the transport spaces of runs of
+          hidden layers, which hold the near-stabilisers (:mod:`dln_git.core.gram.segments`).
+        * ``"auto"`` (default): :func:`~dln_git.core.gram.preconditioners.auto_kind`.
 
         ``hermitian=True``: the preconditioner of ``s -> Herm(A_W^* A_W s)`` on Hermitian s,
         mapping Hermitian to Hermitian. For ``"balanced"`` it inverts the Hermitian-restricted
@@ -298,17 +294,12 @@ class GramOperator(LinearOperator):
         like rhs, e.g. the solution at the previous iterate); the result is the same
         minimum-norm solution, in fewer iterations when x0 is close.
 
-        Default ``"auto"`` (:func:`~dln_git.core.gram.preconditioners.auto_kind`): ``"segments"``
-        for four or more hidden layers of width 48 or more, ``"block_lu"`` otherwise, where the
-        segments' many small products cost more than the iterations they save. Gaussian weights, N = 8, rtol 1e-10:
-        ``"segments"`` 21, 27, 42 iterations at d = 32, 64, 128 against 410, 822 and about 2000
-        (d = 256) for ``"block_lu"``. ``"balanced"`` is not the default
-        because the entrywise model misses the non-Hermitian near-stabiliser directions
-        (``xi_i ~ W_i xi_{i-1} W_i^{-1}``) that make ``A^*A`` ill-conditioned far from balance
-        (g.W_bal with c = 0.75: 890 iterations against 121 at d = 256; Gaussian weights: no
-        convergence in 2000). Near balance (c = 0.1) ``"balanced"`` takes a few more iterations
-        (22 against 17) at under half the cost per iteration (PCG runs in the frames, the
-        preconditioner costs no matrix product) and wins on time.
+        Default ``"auto"``: see :func:`~dln_git.core.gram.preconditioners.auto_kind` for the rule
+        and its measurements. ``"segments"`` on a singular operator whose kernel is not computed
+        falls back to ``"block_lu"`` (said in the message). ``"balanced"`` is not the default: its
+        entrywise model misses the near-stabilisers that make ``A^*A`` ill-conditioned far from
+        balance (Gaussian weights, d = 256: no convergence in 2000 iterations); near balance it wins
+        on time (PCG runs in its frames, the preconditioner costs no matrix product).
         """
         rtol, atol, maxiter = check_options(rtol=rtol, atol=atol, maxiter=maxiter)
         if not self.shapes:
@@ -321,10 +312,18 @@ class GramOperator(LinearOperator):
         rhs = tuple(r.astype(dtype, copy=False) for r in rhs)
         K = self.kernel()
         missing = "" if K is not None else f"kernel not computed ({self._kernel_error})"
+        kind = preconditioner if callable(preconditioner) else (
+            auto_kind(self.widths) if preconditioner == "auto" else preconditioner)
+        if kind == "segments" and K is None:
+            # the transport spaces meet a large uncomputed kernel: without its projection the sweep
+            # can map the range into it (PCG diverged on (10, 60, 60, 60, 60, 10)); block_lu's
+            # pseudo-inverse keeps ker M inside ker A_W
+            kind = "block_lu"
+            missing += "; block_lu used instead of segments"
         return pcg_min_norm(
             self.shapes,
-            self._matvec, rhs, K, self._resolve_preconditioner(preconditioner, hermitian=False),
-            project_preconditioner=preconditioner == "balanced", rtol=rtol, atol=atol, maxiter=maxiter,
+            self._matvec, rhs, K, self._resolve_preconditioner(kind, hermitian=False),
+            project_preconditioner=kind in ("balanced", "segments"), rtol=rtol, atol=atol, maxiter=maxiter,
             x0=None if x0 is None else as_lie_algebra(x0, self.widths, "x0"), finish=np.array,
             kernel_name="stabiliser of dimension", missing_kernel=missing,
         )
@@ -408,7 +407,7 @@ class GramOperator(LinearOperator):
             self.shapes,
             lambda v: pack(self.apply_hermitian(unpack(v, shapes))), rhs, HK,
             self._resolve_preconditioner(preconditioner, hermitian=True),
-            project_preconditioner=preconditioner == "balanced", rtol=rtol, atol=atol, maxiter=maxiter,
+            project_preconditioner=preconditioner in ("balanced", "segments"), rtol=rtol, atol=atol, maxiter=maxiter,
             x0=None if x0 is None else [herm_part(x) for x in as_lie_algebra(x0, self.widths, "x0")],
             finish=herm_part, verify=verify,
             kernel_name="Hermitian kernel of real dimension",

@@ -31,7 +31,9 @@ SEGMENTS_MIN_HIDDEN = 4
 def auto_kind(widths) -> str:
     """The default preconditioner for ``widths``: ``"segments"`` for at least
     :data:`SEGMENTS_MIN_HIDDEN` hidden layers of which the widest has at least
-    :data:`SEGMENTS_MIN_WIDTH` units, else ``"block_lu"``.
+    :data:`SEGMENTS_MIN_WIDTH` units, and no hidden layer with a generic stabiliser
+    (:func:`dln_git.core.regime.stabiliser_layers`: there the operator is singular and its large
+    kernel is often not computed, which the segments need projected out), else ``"block_lu"``.
 
     Measured on Gaussian weights, one BLAS thread, rtol 1e-10 (cold solves of ``A^*A xi = mu``
     and whole ``balance(method="l2")`` runs, whose warm-started solves need few iterations):
@@ -43,9 +45,14 @@ def auto_kind(widths) -> str:
       (three hidden layers), 6.9 s against 5.9 s: there the many small products of the segments
       cost more than the iterations they save.
     """
+    from ..regime import stabiliser_layers  # (core.regime imports nothing from gram)
+
+    widths = tuple(widths)
     hidden = list(widths)[1:-1]
     wide = bool(hidden) and max(hidden) >= SEGMENTS_MIN_WIDTH
-    return "segments" if len(hidden) >= SEGMENTS_MIN_HIDDEN and wide else "block_lu"
+    if len(hidden) < SEGMENTS_MIN_HIDDEN or not wide or stabiliser_layers(widths):
+        return "block_lu"
+    return "segments"
 
 
 @dataclass(frozen=True)
