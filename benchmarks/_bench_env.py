@@ -26,6 +26,15 @@ def steal_seconds() -> float | None:
         return None
 
 
+def stolen_since(steal0: float | None) -> str:
+    """``"CPU time stolen by the hypervisor during the run: X s"`` since ``steal0`` (from
+    :func:`steal_seconds`), or ``""`` where /proc/stat is not available."""
+    steal1 = steal_seconds()
+    if steal0 is None or steal1 is None:
+        return ""
+    return f"CPU time stolen by the hypervisor during the run: {steal1 - steal0:.1f} s"
+
+
 def import_package():
     """``dln_git``, installed or else from this checkout (benchmarks run from a clone too)."""
     try:

@@ -45,7 +45,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from _bench_env import configure_threads, import_package, machine_speed, steal_seconds
+from _bench_env import configure_threads, import_package, machine_speed, steal_seconds, stolen_since
 
 KINDS = ("block_lu", "balanced")
 
@@ -202,9 +202,8 @@ def main(argv=None) -> int:
     if args.scaling:
         print(f"threads {args.threads}; one 256 x 256 product: {mm * 1e3:.2f} ms")
         scaling(dg, args)
-        steal1 = steal_seconds()
-        if steal0 is not None and steal1 is not None:
-            print(f"\nCPU time stolen by the hypervisor during the run: {steal1 - steal0:.1f} s")
+        if stolen := stolen_since(steal0):
+            print(f"\n{stolen}")
         return 0
     print(f"threads {args.threads}; one 256 x 256 product: {mm * 1e3:.2f} ms; depth N = {args.depth}; "
           f"rtol {args.rtol:.0e}; maxiter {args.maxiter}")
@@ -240,10 +239,8 @@ def main(argv=None) -> int:
             steps, its, sec, log = newton_reference(dg, W, args.newton_direct)
             print(f"  d={d}: {steps} Newton steps, {its} PCG iterations, {sec:.2f} s = {sec / svd:.0f} SVDs of X "
                   f"({svd * 1e3:.1f} ms each); ||mu||/R : iterations per step: {' '.join(log)}", flush=True)
-    steal1 = steal_seconds()
-    if steal0 is not None and steal1 is not None:
-        print(f"\nCPU time stolen by the hypervisor during the run: {steal1 - steal0:.1f} s; "
-              f"one 256 x 256 product now: {machine_speed() * 1e3:.2f} ms")
+    if stolen := stolen_since(steal0):
+        print(f"\n{stolen}; one 256 x 256 product now: {machine_speed() * 1e3:.2f} ms")
     return 0
 
 

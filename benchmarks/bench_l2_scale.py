@@ -32,7 +32,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _bench_env import configure_threads, import_package, machine_speed, steal_seconds
+from _bench_env import configure_threads, import_package, machine_speed, steal_seconds, stolen_since
 
 
 def parse_size(text: str) -> tuple[int, ...]:
@@ -121,10 +121,8 @@ def main(argv=None) -> int:
                   f"{'-' if evals is None else evals:>6} {count.solves:6d} {count.iterations:8d} "
                   f"{count.iterations / max(count.solves, 1):9.1f} {rn.converged!s:>4s}/{rl.converged!s:<4s} "
                   f"{rl.x_drift:8.1e} {dR:8.1e}", flush=True)
-    steal1 = steal_seconds()
-    if steal0 is not None and steal1 is not None:
-        print(f"\nCPU time stolen by the hypervisor during the run: {steal1 - steal0:.1f} s; "
-              f"one 256 x 256 product now: {machine_speed() * 1e3:.2f} ms")
+    if stolen := stolen_since(steal0):
+        print(f"\n{stolen}; one 256 x 256 product now: {machine_speed() * 1e3:.2f} ms")
     return 0
 
 

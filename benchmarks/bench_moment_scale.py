@@ -30,7 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _bench_env import configure_threads, import_package, median_time, steal_seconds
+from _bench_env import configure_threads, import_package, median_time, steal_seconds, stolen_since
 
 
 def main() -> None:
@@ -107,9 +107,8 @@ def main() -> None:
     print()
     for line in summary:
         print(line)
-    steal1 = steal_seconds()
-    if steal0 is not None and steal1 is not None:
-        print(f"CPU time stolen by the hypervisor during the run: {steal1 - steal0:.1f} s")
+    if stolen := stolen_since(steal0):
+        print(stolen)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _bench_env import configure_threads, import_package, median_time, steal_seconds
+from _bench_env import configure_threads, import_package, median_time, steal_seconds, stolen_since
 
 #: Steps of ``balance(method="moment", tol=1e-10)`` at (32,)*5, seed 0, with the explicit DP5(4)
 #: integrator that preceded the stiff one (main at 918d92a, measured by
@@ -152,9 +152,8 @@ def main() -> None:
         e, ef = _fit_exponent(args.depths, t_newton), _fit_exponent(args.depths, t_floor)
         print(f"  exponent in N: Newton {e:.2f}, SVD floor {ef:.2f} (target <= 1.0: {_verdict(e <= 1.0)})")
 
-    steal1 = steal_seconds()
-    if steal0 is not None and steal1 is not None:
-        print(f"\nCPU time stolen by the hypervisor during the run: {steal1 - steal0:.1f} s")
+    if stolen := stolen_since(steal0):
+        print(f"\n{stolen}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _bench_env import configure_threads, import_package, steal_seconds
+from _bench_env import configure_threads, import_package, steal_seconds, stolen_since
 
 
 def main() -> None:
@@ -90,9 +90,8 @@ def main() -> None:
         print(f"{n:>5} {t_ours:>9.3f} {t_theirs:>10.3f} {t_ours / t_theirs:>6.2f} | {g_ours[0]:>10.1e} "
               f"{g_ours[1]:>8.1e} | {g_theirs[0]:>12.1e} {g_theirs[1]:>8.1e} | {tf_diff:>8.1e} | "
               f"{measured.error:>9.2e} {measured.bound:>9.2e}")
-    steal1 = steal_seconds()
-    if steal0 is not None and steal1 is not None:
-        print(f"CPU time stolen by the hypervisor during the run: {steal1 - steal0:.1f} s")
+    if stolen := stolen_since(steal0):
+        print(stolen)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import argparse
 import os
 import time
 
-from _bench_env import configure_threads, import_package, steal_seconds
+from _bench_env import configure_threads, import_package, steal_seconds, stolen_since
 
 
 def main() -> None:
@@ -97,9 +97,8 @@ def main() -> None:
         print(f"GD step, {name}: {1e3 * float(np.median(steps)):.3f} ms, floor {1e3 * float(np.median(floors)):.3f} ms "
               f"(one forward pass, N products); ratios {', '.join(f'{x:.2f}' for x in ratios)} -> median "
               f"{ratio:.2f}x  {verdict}")
-    steal1 = steal_seconds()
-    if steal0 is not None and steal1 is not None:
-        print(f"CPU time stolen by the hypervisor during the run: {steal1 - steal0:.1f} s")
+    if stolen := stolen_since(steal0):
+        print(stolen)
 
 
 if __name__ == "__main__":

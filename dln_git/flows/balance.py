@@ -27,8 +27,9 @@ Degenerate and rescaled input (every method):
   range as 0; an overflow raises ``ValueError``).
 * ``X = 0`` (a zero layer, or layers whose product vanishes; numerically ``||X||`` at most the
   rounding level of the product, ``4 eps sum_k ||W_N..W_{k+1}||_F ||W_k||_F ||W_{k-1}..W_1||_F``
-  capped by ``4 N eps prod_i ||W_i||_2`` (:func:`_product_rounding_level`), where the fiber cannot
-  be told from the fiber over 0 in float64; then ``x_drift`` is relative to that level): a balanced point with
+  capped by ``4 N eps prod_i ||W_i||_2``
+  (:func:`dln_git.core.end_to_end.product_rounding_level`), where the fiber cannot be told from
+  the fiber over 0 in float64; then ``x_drift`` is relative to that level): a balanced point with
   ``X = 0`` has every layer 0 (balanced layers share their singular values, and X has them to
   the power N), and 0 lies in the orbit closure of W (scale the layers on either side of a
   zero layer, or use the Hilbert–Mumford criterion: X generates the invariants). So 0 is the
@@ -88,11 +89,6 @@ def _chain(first, second):
         steps=first.steps + second.steps,
         message=f"{first.message}; then the L2 flow from there: {second.message}",
     )
-
-
-def _product_rounding_level(V) -> float:
-    """:func:`dln_git.core.end_to_end.product_rounding_level`: below it, a computed X is rounding noise."""
-    return product_rounding_level(V)
 
 
 class _Forecast:
@@ -239,7 +235,7 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
     X = _end_to_end(V)
     reg = None
     x_scale = float(np.linalg.norm(X))
-    rounding = _product_rounding_level(V)
+    rounding = product_rounding_level(V)
     if x_scale <= rounding:
         Vb = tuple(np.zeros_like(v) for v in V)
         history, converged, iterations = [_moment_norm(V), 0.0], True, 0

@@ -320,8 +320,8 @@ def test_deep_gauged_network_is_not_taken_for_x_zero():
     import scipy.linalg
 
     from dln_git import gauge_act
+    from dln_git.core.end_to_end import product_rounding_level
     from dln_git.core.svd_chart import balanced_from_end_to_end
-    from dln_git.flows.balance import _product_rounding_level
     from dln_git.testing.strategies import haar_orthonormal
 
     rng = np.random.default_rng(0)
@@ -332,7 +332,7 @@ def test_deep_gauged_network_is_not_taken_for_x_zero():
     W = gauge_act([scipy.linalg.expm(1.2 * rng.standard_normal((d, d)) / np.sqrt(d)) for _ in range(N - 1)], Wb)
     crude = 4 * N * np.finfo(float).eps * np.prod([np.linalg.norm(w, 2) for w in W])
     assert crude > np.linalg.norm(X)  # the case of the bug
-    assert _product_rounding_level(W) <= 1e-10 * np.linalg.norm(X)
+    assert product_rounding_level(W) <= 1e-10 * np.linalg.norm(X)
     res = balance(W, method="newton")
     assert res.converged and res.x_drift <= 1e-10
     assert np.linalg.norm(np.linalg.multi_dot(res.weights[::-1]) - X) <= 1e-9 * np.linalg.norm(X)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..linalg import herm
+from ..regime import stabiliser_layers
 from .balanced_model import _BalancedModel
 from .frames import _Frames
 from .solution import herm_part
@@ -45,8 +46,6 @@ def auto_kind(widths) -> str:
       (three hidden layers), 6.9 s against 5.9 s: there the many small products of the segments
       cost more than the iterations they save.
     """
-    from ..regime import stabiliser_layers  # (core.regime imports nothing from gram)
-
     widths = tuple(widths)
     hidden = list(widths)[1:-1]
     wide = bool(hidden) and max(hidden) >= SEGMENTS_MIN_WIDTH

@@ -64,8 +64,8 @@ class _Segment:
 
     j: int
     k: int
-    left: tuple
-    right: tuple
+    left: tuple | np.ndarray  # a (n, d_j, d_j) stack where the widths are equal
+    right: tuple | np.ndarray
     inv: np.ndarray
     B1: np.ndarray
     B2: np.ndarray
