@@ -57,7 +57,7 @@ def backward_products(W) -> list[np.ndarray | None]:
     return B
 
 
-def product_rounding_level(W) -> float:
+def product_rounding_level(W, *, x_norm: float | None = None) -> float:
     """The rounding level of a computed ``X = W_N...W_1``: below it, ``||X||`` cannot be told from 0.
 
     The product formed from the right errs by at most about ``eps sum_j ||B_j|| ||W_j|| ||F_{j-1}||``
@@ -68,11 +68,15 @@ def product_rounding_level(W) -> float:
     ``g_j W_j g_{j-1}^{-1}``: there ``prod_j ||W_j||`` exceeds ``||X||`` by the gauges' condition
     numbers multiplied over the depth (about 1e22 at depth 32 for ``cond(g_j)`` about 5), while the
     partial products stay within a few ``cond(g_j)^2`` of ``||X||``. Zero for a zero-size layer.
+
+    With ``x_norm`` (the caller's ``||X||``, to be compared with the level) the partial-product
+    level is returned at once when ``x_norm`` exceeds it: the cap can only lower the level, so
+    ``x_norm > level`` is decided without the N spectral norms (one SVD each, the larger part of
+    the cost: 2.6 ms of Newton's 25 ms at N = 32, d = 32).
     """
     if any(w.size == 0 for w in W):
         return 0.0
     eps = np.finfo(float).eps
-    crude = 4 * len(W) * eps * float(np.prod([np.linalg.norm(w, 2) for w in W]))
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         F, B = forward_products(W), backward_products(W)
 
@@ -81,6 +85,9 @@ def product_rounding_level(W) -> float:
 
         fine = 4 * eps * sum(size(B[j]) * float(np.linalg.norm(W[j - 1])) * size(F[j - 1])
                              for j in range(1, len(W) + 1))
+    if x_norm is not None and np.isfinite(fine) and x_norm > fine:
+        return fine
+    crude = 4 * len(W) * eps * float(np.prod([np.linalg.norm(w, 2) for w in W]))
     return min(crude, fine) if np.isfinite(fine) else crude
 
 

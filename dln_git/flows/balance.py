@@ -235,7 +235,7 @@ def balance(W, *, method: str = "newton", tol: float = 1e-12, max_iter: int | No
     X = _end_to_end(V)
     reg = None
     x_scale = float(np.linalg.norm(X))
-    rounding = product_rounding_level(V)
+    rounding = product_rounding_level(V, x_norm=x_scale)
     if x_scale <= rounding:
         Vb = tuple(np.zeros_like(v) for v in V)
         history, converged, iterations = [_moment_norm(V), 0.0], True, 0

@@ -338,6 +338,26 @@ def test_deep_gauged_network_is_not_taken_for_x_zero():
     assert np.linalg.norm(np.linalg.multi_dot(res.weights[::-1]) - X) <= 1e-9 * np.linalg.norm(X)
 
 
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_product_rounding_level_decides_against_x_norm_like_the_full_level(scale):
+    """``x_norm`` only skips the spectral-norm cap when the comparison is already decided: for
+    values of ``||X||`` on both sides of either level, ``x > level`` comes out the same."""
+    from dln_git import random_weights
+    from dln_git.core.end_to_end import product_rounding_level
+
+    capped = 0
+    for widths in [(4,) * 6, (3, 5, 5, 5, 3), (6, 2, 6), (8, 2, 2, 8)]:
+        W = tuple(scale * w for w in random_weights(widths, 0))
+        full = product_rounding_level(W)
+        fine = product_rounding_level(W, x_norm=np.inf)  # the partial-product level, uncapped
+        capped += full < fine
+        for x in [full * 0.5, full, full * (1 + 1e-9), full * 2, np.sqrt(full * fine), fine, fine * 2]:
+            quick = product_rounding_level(W, x_norm=x)
+            assert full <= quick <= fine
+            assert (x > quick) == (x > full)
+    assert capped  # a case where the cap decides, so that skipping it wrongly would show
+
+
 def test_fiber_flow_keeps_x_on_a_deep_gauged_funnel():
     """Widths (3, 5, ..., 5, 3), depth 12, moderate gauges: prod ||W_i||_2 is 5e10 ||X||, and the
     retraction's floor taken from it let X drift by 1.5e-9; from the partial products, 2e-12."""
