@@ -124,24 +124,31 @@ def fiber_retraction(W0, failures: _Failures, max_iter: int = 4):
     """Gauss–Newton retraction onto the fiber of ``X_0 = phi(W0)``: ``W <- W - dphi^*(Z)``.
 
     ``dphi dphi^* Z = phi(W) - X_0``: the minimum-norm correction (horizontal, so it does not move
-    along the fiber); quadratic convergence, stopped once ``||phi(W) - X_0|| <= floor`` with
-    ``floor = max(4 eps ||X_0||, product_rounding_level(W0))``: the rounding level of the product
-    ``W_N..W_1`` from its partial products (:func:`dln_git.core.end_to_end.product_rounding_level`,
-    which exceeds ``eps ||X_0||`` where the product cancels, e.g. at ``X_0 = 0`` with nonzero
-    layers, but not by the product of the layer norms on gauged layers). A gap still above 16 times that
-    after ``max_iter`` steps is noted in ``failures`` (the run then reports non-convergence).
+    along the fiber); quadratic convergence, stopped once ``||phi(W) - X_0||`` is at most
+    ``max(4 eps ||X_0||, min(floor, level(W)))``, with ``floor = max(4 eps ||X_0||, level(W0))``
+    and ``level`` the rounding level of the product ``W_N..W_1`` from its partial products
+    (:func:`dln_git.core.end_to_end.product_rounding_level`, uncapped; it exceeds
+    ``eps ||X_0||`` where the product cancels, e.g. at ``X_0 = 0`` with nonzero layers, but not by
+    the product of the layer norms on gauged layers). The level at the current W is what the
+    computed gap can resolve: it falls as the flow balances W, so X is restored to the precision
+    of the balanced product at the end (gauged funnel (3, 5, ..., 5, 3), depth 12: relative drift
+    1.4e-14, against 2e-12 when stopped at ``floor``). A gap still above 16 times ``floor`` after
+    ``max_iter`` steps is noted in ``failures`` (the run then reports non-convergence).
     """
     X0 = end_to_end_product(W0)
     floor = max(4 * np.finfo(float).eps * max(float(np.linalg.norm(X0)), np.finfo(float).tiny),
                 product_rounding_level(W0))
 
+    aim = 4 * np.finfo(float).eps * float(np.linalg.norm(X0))
+
     def retract(W):
         for _ in range(max_iter):
             D = end_to_end_product(W) - X0
-            if np.linalg.norm(D) <= floor:
+            level = max(aim, min(floor, product_rounding_level(W, capped=False)))
+            if np.linalg.norm(D) <= level:
                 return W
             metric = EndToEndMetric(W)
-            sol = metric.solve(D, rtol=1e-12, atol=0.5 * floor)
+            sol = metric.solve(D, rtol=1e-12, atol=0.5 * level)
             W = tuple(w - c for w, c in zip(W, _differential_adjoint(W, sol.Z), strict=True))
         gap = float(np.linalg.norm(end_to_end_product(W) - X0))
         if gap > 16 * floor:

@@ -349,7 +349,7 @@ def test_product_rounding_level_decides_against_x_norm_like_the_full_level(scale
     for widths in [(4,) * 6, (3, 5, 5, 5, 3), (6, 2, 6), (8, 2, 2, 8)]:
         W = tuple(scale * w for w in random_weights(widths, 0))
         full = product_rounding_level(W)
-        fine = product_rounding_level(W, x_norm=np.inf)  # the partial-product level, uncapped
+        fine = product_rounding_level(W, capped=False)  # the partial-product level
         capped += full < fine
         for x in [full * 0.5, full, full * (1 + 1e-9), full * 2, np.sqrt(full * fine), fine, fine * 2]:
             quick = product_rounding_level(W, x_norm=x)
@@ -358,21 +358,24 @@ def test_product_rounding_level_decides_against_x_norm_like_the_full_level(scale
     assert capped  # a case where the cap decides, so that skipping it wrongly would show
 
 
-def test_fiber_flow_keeps_x_on_a_deep_gauged_funnel():
-    """Widths (3, 5, ..., 5, 3), depth 12, moderate gauges: prod ||W_i||_2 is 5e10 ||X||, and the
-    retraction's floor taken from it let X drift by 1.5e-9; from the partial products, 2e-12."""
+@pytest.mark.parametrize("seed", [1, 3])
+def test_fiber_flow_keeps_x_on_a_deep_gauged_funnel(seed):
+    """Widths (3, 5, ..., 5, 3), depth 12, moderate gauges: prod ||W_i||_2 is 1e10 to 3e11 ||X||.
+    The retraction's floor taken from it let X drift by 1.5e-9; from the partial products of the
+    input, 2e-12 and 2.9e-12 (seeds 1, 3); from those of the current point, which fall as the
+    flow balances W, 1.4e-14 and 1.2e-14: X is kept to the issue's 1e-13."""
     import scipy.linalg
 
     from dln_git import gauge_act, random_weights
     from dln_git.core.end_to_end import product_rounding_level
 
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     N = 12
-    W = random_weights((3,) + (5,) * (N - 1) + (3,), 3)
+    W = random_weights((3,) + (5,) * (N - 1) + (3,), seed + 2)
     W = gauge_act([scipy.linalg.expm(1.5 * rng.standard_normal((5, 5)) / np.sqrt(5)) for _ in range(N - 1)], W)
     X = np.linalg.multi_dot(W[::-1])
     assert np.prod([np.linalg.norm(w, 2) for w in W]) > 1e10 * np.linalg.norm(X)
     assert product_rounding_level(W) <= 1e-10 * np.linalg.norm(X)
     res = balance(W, method="l2", tol=1e-10)
     assert res.converged
-    assert np.linalg.norm(np.linalg.multi_dot(res.weights[::-1]) - X) <= 1e-10 * np.linalg.norm(X)
+    assert np.linalg.norm(np.linalg.multi_dot(res.weights[::-1]) - X) <= 1e-13 * np.linalg.norm(X)
