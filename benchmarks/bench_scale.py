@@ -7,11 +7,16 @@ A. ``balance(method="l2")`` against Newton (``balance(method="newton")``), both 
    the issue's table; the merged start made Newton itself 2.5-4.5x faster at even depths).
 B. ``balance(method="moment")`` against Newton at (32,)*5 (target: at most 100x), and the moment
    flow's step count there against the count of the explicit integrator it replaced
-   (``BASELINE_MOMENT_STEPS_32``, measured on main before the change; target: 20x fewer).
+   (``BASELINE_MOMENT_STEPS_32``, measured on main before the change; target: 20x fewer); and its
+   step counts against the condition number of X (1 to 1e6) at widths (8,)*5.
 C. ``solve_gram(W, mu(W), rtol=1e-10)`` at N = 8, widths 256: preconditioned CG iterations (target
    at most 150), and the fitted exponent of its time in the width over ``--gram-widths`` (target
    at most 3), for the default preconditioner (``"auto"``: ``"block_lu"`` below width 48,
    ``"segments"`` from 48) and for ``"segments"`` at every width.
+   Also printed, for the L2 runs: their Gram solves and PCG iterations, and what these would cost
+   at the price of one PCG iteration (one Gram and one preconditioner application) each, against
+   Newton: the part of the ratio that no Gram solver can remove, only an integrator with fewer
+   solves.
 D. Newton's time against depth N = 2..32 at width 32: the fitted exponent (target at most 1.0),
    next to the exponent of the SVD floor (one SVD of each layer).
 
@@ -72,6 +77,7 @@ def main() -> None:
     def newton(W):
         return dg.balance(W, method="newton", tol=args.tol)
 
+    from dln_git.core.gram import GramOperator
     from dln_git.core.scaling import normalized
     from dln_git.flows.newton import newton_balance
 
@@ -83,6 +89,47 @@ def main() -> None:
         t, _ = median_time(lambda: newton_sweeps(W), repeats)
         return f"; against Newton from the sweeps' start ({t:.4f} s): {t_flow / t:.1f}"
 
+    def one_iteration(W):
+        """Median time of one PCG iteration's operators at W: a Gram application and the default
+        preconditioner's, on packed vectors as the flow's solves apply them."""
+        import numpy as np
+
+        op = GramOperator(normalized(W)[0])
+        mu = dg.moment_map(normalized(W)[0])
+        v = np.concatenate([m.ravel() for m in mu])
+        M = op.preconditioner("auto")
+        packed = getattr(M, "on_packed", None)
+        t_a, _ = median_time(lambda: op.matvec(v), 20)
+        t_m, _ = median_time((lambda: packed(v)) if packed is not None else (lambda: M(mu)), 20)
+        return t_a + t_m
+
+    def floor_of_integrator(W, res, t_newton):
+        """What the L2 run's Gram solves would cost at one PCG iteration each, against Newton."""
+        import re
+
+        m = re.search(r"(\d+) PCG iterations in (\d+) Gram solves", res.message)
+        if m is None:
+            return ""
+        iters, solves = int(m.group(1)), int(m.group(2))
+        t_it = one_iteration(W)
+        return (f"\n    its {solves} Gram solves took {iters} PCG iterations ({t_it * 1e3:.2f} ms each: one Gram "
+                f"and one preconditioner application): {iters * t_it / t_newton:.0f}x Newton in PCG iterations alone; "
+                f"at one iteration per solve, {solves * t_it / t_newton:.1f}x")
+
+    def moment_steps_at_condition(cond, seed, d=8, N=4):
+        """Steps of balance(method="moment") from a gauged balanced point over X with s_max / s_min = cond."""
+        import numpy as np
+        import scipy.linalg
+
+        from dln_git.testing.strategies import haar_orthonormal
+
+        rng = np.random.default_rng(seed)
+        U, V = haar_orthonormal(rng, d, d, False), haar_orthonormal(rng, d, d, False)
+        Wb = dg.balanced_from_end_to_end((U * np.geomspace(1.0, 1.0 / cond, d)) @ V.T, (d,) * (N + 1), rng)
+        g = [scipy.linalg.expm(0.5 * rng.standard_normal((d, d)) / np.sqrt(d)) for _ in range(N - 1)]
+        res = dg.balance(dg.gauge_act(g, Wb), method="moment", tol=args.tol)
+        return res.iterations if res.converged else f"{res.iterations} (not converged)"
+
     if "A" not in args.skip:
         print("\nA. balance(method='l2') / Newton, tol", args.tol)
         for widths, target in (((16,) * 5, 10.0), ((32,) * 5, 20.0), ((64,) * 9, 20.0)):
@@ -93,7 +140,7 @@ def main() -> None:
             print(f"  widths {widths[0]}^{len(widths)}: Newton {t_newton:.4f} s, l2 {t_l2:.3f} s "
                   f"({res.iterations} steps, converged={res.converged}): ratio {ratio:.1f} "
                   f"(target <= {target:g}: {_verdict(ratio <= target and res.converged)})"
-                  f"{also_sweeps(W, t_l2, max(args.repeats, 5))}")
+                  f"{also_sweeps(W, t_l2, max(args.repeats, 5))}{floor_of_integrator(W, res, t_newton)}")
 
     if "B" not in args.skip:
         print("\nB. balance(method='moment') / Newton at (32,)*5, tol", args.tol)
@@ -108,6 +155,10 @@ def main() -> None:
             fewer = BASELINE_MOMENT_STEPS_32 / max(res.iterations, 1)
             print(f"  steps: {res.iterations} against {BASELINE_MOMENT_STEPS_32} before: {fewer:.0f}x fewer "
                   f"(target >= 20x: {_verdict(fewer >= 20)})")
+        print("  steps against s_max / s_min of X, widths (8,)*5, balanced point times a gauge expm(G / (2 sqrt d)):")
+        for k in (0, 2, 4, 6):
+            steps = [moment_steps_at_condition(10.0**k, seed) for seed in range(args.seed, args.seed + 3)]
+            print(f"    cond X = 1e{k}: {steps} steps (seeds {args.seed}..{args.seed + 2})")
 
     if "C" not in args.skip:
         from dln_git.core.gram.preconditioners import auto_kind
