@@ -228,3 +228,30 @@ def test_rejects_bad_options(kw):
 def test_rejects_bad_t_eval(t_eval):
     with pytest.raises(ValueError):
         l2_flow(W_OK, 1.0, t_eval=t_eval)
+
+
+def test_l2_generator_short_segments_solve_the_gram_system():
+    """Where auto takes the segments preconditioner and the stabiliser is trivial, the L2 flow's
+    solves use segments of at most WARM_SEGMENT layers; the generator is still ``-xi`` with
+    ``A^*A xi = mu``: against a block_lu solve of the same system to 1e-12 (a second
+    preconditioner), and its residual against the Gram operator applied layer by layer."""
+    from dln_git import random_weights
+    from dln_git.core.gram import GramOperator
+    from dln_git.core.gram.segments import WARM_SEGMENT, SegmentPreconditioner
+    from dln_git.core.moment_map import _moment_map
+    from dln_git.flows.fields import L2Generator
+
+    W = random_weights((48,) * 6, 0)
+    gen = L2Generator(1e-11, trivial_stabiliser=True)
+    M = gen._preconditioner(GramOperator(W, trivial_kernel=True))
+    assert isinstance(M, SegmentPreconditioner)
+    assert max(s.k - s.j + 1 for s in M.segments) == WARM_SEGMENT
+    assert L2Generator(1e-11)._preconditioner(GramOperator(W)) == "auto"  # kernel not certified
+    xi = tuple(-g for g in gen(W))
+    mu = _moment_map(W)
+    ref = GramOperator(W).solve(mu, rtol=1e-12, preconditioner="block_lu")
+    assert ref.converged
+    assert rel_diff(xi, ref.xi) <= 1e-9
+    residual = tuple(a - m for a, m in zip(GramOperator(W).apply(xi), mu, strict=True))
+    assert np.sqrt(sum(np.linalg.norm(r) ** 2 for r in residual)) <= 1e-10 * np.sqrt(sum(np.linalg.norm(m) ** 2
+                                                                                          for m in mu))

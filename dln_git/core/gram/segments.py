@@ -49,6 +49,13 @@ from ..linalg import herm
 
 #: Longest segment (in hidden layers) of the default family: every segment when ``N <= 8``.
 MAX_SEGMENT = 7
+#: Longest segment for warm-started solves (the L2 flow's, :class:`dln_git.flows.fields.L2Generator`),
+#: which need few iterations, so that a cheaper application wins. Measured on whole
+#: ``balance(method="l2")`` runs, Gaussian weights, one BLAS thread: (48,)*9, 24.4-26.5 s against
+#: 29.1-30.6 s with :data:`MAX_SEGMENT` (8596 against 5492 PCG iterations in 649 solves); (64,)*9,
+#: 35.3-36.5 s against 45.3-48.0 s. Cold solves prefer the longer segments (N = 8, d = 128: 90
+#: against 42 iterations, 2.7 s against 2.3 s).
+WARM_SEGMENT = 3
 #: A coordinate of a transport space whose Rayleigh quotient ``||A Z X||^2 / ||Z X||^2`` is below this
 #: fraction of ``max_i ||W_i||_F^2`` (a bound on ``||A^*A|| / 4``) is treated as part of ``ker A_W``.
 ZERO_RTOL = 1e-12
