@@ -132,6 +132,8 @@ RULES: dict[str, Rule] = {
     "tol": _REL("the requested ||mu|| / R, in (0, 1)"),
     "rank_rtol": _REL("the relative cut-off for a numerical rank, in (0, 1)"),
     "atol": Rule.nonnegative("an absolute tolerance, >= 0"),
+    "energy_rtol": Rule("real", 0.0, 1.0, high_open=True,
+                        what="a relative tolerance on the energy-norm error, in [0, 1) (0: not used)"),
     "maxiter": Rule.count(1, "an iteration cap", allow_none=True),
     "max_iter": Rule.count(1, "an iteration cap", allow_none=True),
     "max_steps": Rule.count(1, "a step cap"),

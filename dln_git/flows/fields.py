@@ -43,11 +43,17 @@ class L2Generator(_Failures):
     preconditioner is ``"segments"`` and the stabiliser is trivial, the segments are at most
     :data:`~dln_git.core.gram.segments.WARM_SEGMENT` hidden layers long: warm-started solves need
     few iterations, and the shorter sweep costs less per iteration.
+
+    ``energy_rtol > 0``: each solve stops once the velocity ``A_W(xi)`` is accurate to about
+    ``energy_rtol`` relative (:func:`dln_git.core.krylov.pcg`), with the residual threshold
+    lowered to ``ENERGY_RESIDUAL_FACTOR * rtol`` so that the energy criterion decides; ``rtol``
+    still decides when a failed solve is redone densely.
     """
 
-    def __init__(self, rtol: float, fixed_rhs=None, trivial_stabiliser: bool = False):
+    def __init__(self, rtol: float, fixed_rhs=None, trivial_stabiliser: bool = False, energy_rtol: float = 0.0):
         super().__init__()
         self.rtol = rtol
+        self.energy_rtol = energy_rtol
         self.fixed_rhs = fixed_rhs
         self.trivial_stabiliser = trivial_stabiliser
         self.iterations = 0
@@ -67,7 +73,11 @@ class L2Generator(_Failures):
         gram = GramOperator(W, trivial_kernel=self.trivial_stabiliser)
         x0 = self._last if self._hint is None else self._hint
         self._hint = None
-        sol = gram.solve(rhs, rtol=self.rtol, x0=x0, preconditioner=self._preconditioner(gram))
+        if self.energy_rtol:
+            sol = gram.solve(rhs, rtol=ENERGY_RESIDUAL_FACTOR * self.rtol, x0=x0, energy_rtol=self.energy_rtol,
+                             preconditioner=self._preconditioner(gram))
+        else:
+            sol = gram.solve(rhs, rtol=self.rtol, x0=x0, preconditioner=self._preconditioner(gram))
         self.iterations += sol.iterations
         self.solves += 1
         xi = sol.xi
@@ -89,6 +99,10 @@ class L2Generator(_Failures):
         return SegmentPreconditioner(gram.weights, gram.preconditioner("jacobi"),
                                      default_segments(hidden, WARM_SEGMENT))
 
+
+#: With an energy tolerance, the residual threshold is this fraction of ``rtol``: the energy
+#: criterion decides, the residual one only stops a solve that reaches rounding first.
+ENERGY_RESIDUAL_FACTOR = 1e-3
 
 #: Largest Lie algebra dimension for which a failed PCG solve is redone densely.
 DENSE_FALLBACK_DIM = 600

@@ -255,3 +255,29 @@ def test_l2_generator_short_segments_solve_the_gram_system():
     residual = tuple(a - m for a, m in zip(GramOperator(W).apply(xi), mu, strict=True))
     assert np.sqrt(sum(np.linalg.norm(r) ** 2 for r in residual)) <= 1e-10 * np.sqrt(sum(np.linalg.norm(m) ** 2
                                                                                           for m in mu))
+
+
+def test_l2_limit_from_a_scalar_gauged_start_matches_the_dense_reference():
+    """Widths (4,)*6, hidden scalar gauges 10^k, |k| <= 2 (``||mu_0|| / Rmin = 6.6e3``): the limit
+    of ``balance(method="l2")`` against ``solve_ivp`` (DOP853, rtol 1e-13) on the dense orbit
+    projection, which agrees with its own rtol-1e-12 run to 1e-12. With residual-only inner
+    solves (floored at 1e-12) the limit was 7e-7 away: the velocity error of a Gram solve is
+    ``||r|| / sqrt(lambda_min)``; with the energy criterion (ENERGY_FACTOR) 1e-8."""
+    from dln_git import balance, random_weights
+    from dln_git.core.moment_map import _moment_norm
+    from dln_git.core.scaling import normalized
+    from dln_git.core.svd_chart import min_regularizer
+
+    rng = np.random.default_rng(2)
+    W = random_weights((4,) * 6, 2)
+    t = [1.0, *(10.0 ** rng.uniform(-2, 2, size=4)), 1.0]
+    W = tuple((t[i + 1] / t[i]) * w for i, w in enumerate(W))
+    V, s = normalized(W)
+    ratio = _moment_norm(V) / min_regularizer(product(V), len(V))
+    assert ratio > 1e3  # the case: far from balance in the scale of X
+    T = 0.5 * np.log(ratio / 1e-12) + 2
+    ref = dense_l2_flow(V, np.array([0.0, T]), space="orbit", method="DOP853", rtol=1e-13, atol=1e-15,
+                        rank_rtol=1e-15).weights[-1]
+    res = balance(W, method="l2", tol=1e-10)
+    assert res.converged
+    assert rel_diff([w / s for w in res.weights], ref) <= 5e-8

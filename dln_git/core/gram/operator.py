@@ -285,14 +285,16 @@ class GramOperator(LinearOperator):
 
     def solve(
         self, rhs, rtol: float = 1e-10, maxiter: int | None = None, *, atol: float = 0.0,
-        preconditioner="auto", x0=None,
+        preconditioner="auto", x0=None, energy_rtol: float = 0.0,
     ) -> GramSolution:
         """Minimum-norm solution of ``A_W^* A_W xi = rhs`` (see :func:`solve_gram`).
 
         ``preconditioner``: a kind of :meth:`preconditioner` or a callable on tuples (symmetric
         positive semi-definite, e.g. one built on a nearby operator). ``x0``: warm start (a tuple
         like rhs, e.g. the solution at the previous iterate); the result is the same
-        minimum-norm solution, in fewer iterations when x0 is close.
+        minimum-norm solution, in fewer iterations when x0 is close. ``energy_rtol``: also stop
+        once the velocity ``A_W(xi)`` is accurate to about that relative error
+        (:func:`dln_git.core.krylov.pcg`).
 
         Default ``"auto"``: see :func:`~dln_git.core.gram.preconditioners.auto_kind` for the rule
         and its measurements. ``"segments"`` on a singular operator whose kernel is not computed
@@ -301,12 +303,14 @@ class GramOperator(LinearOperator):
         balance (Gaussian weights, d = 256: no convergence in 2000 iterations); near balance it wins
         on time (PCG runs in its frames, the preconditioner costs no matrix product).
         """
-        rtol, atol, maxiter = check_options(rtol=rtol, atol=atol, maxiter=maxiter)
+        rtol, atol, maxiter, energy_rtol = check_options(rtol=rtol, atol=atol, maxiter=maxiter,
+                                                         energy_rtol=energy_rtol)
         if not self.shapes:
             as_lie_algebra(rhs, self.widths, "rhs")
             return GramSolution((), True, 0, 0.0, 0, False, True, 0.0, "depth 1: empty Lie algebra")
         if isinstance(preconditioner, str) and preconditioner == "balanced" and not self.frames().identity:
-            return self._solve_in_frames("solve", rhs, x0, rtol=rtol, maxiter=maxiter, atol=atol)
+            return self._solve_in_frames("solve", rhs, x0, rtol=rtol, maxiter=maxiter, atol=atol,
+                                         energy_rtol=energy_rtol)
         rhs = as_lie_algebra(rhs, self.widths, "rhs")
         dtype = np.result_type(self.dtype, *rhs)
         rhs = tuple(r.astype(dtype, copy=False) for r in rhs)
@@ -325,7 +329,7 @@ class GramOperator(LinearOperator):
             self._matvec, rhs, K, self._resolve_preconditioner(kind, hermitian=False),
             project_preconditioner=kind in ("balanced", "segments"), rtol=rtol, atol=atol, maxiter=maxiter,
             x0=None if x0 is None else as_lie_algebra(x0, self.widths, "x0"), finish=np.array,
-            kernel_name="stabiliser of dimension", missing_kernel=missing,
+            kernel_name="stabiliser of dimension", missing_kernel=missing, energy_rtol=energy_rtol,
         )
 
     def solve_hermitian(

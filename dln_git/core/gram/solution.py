@@ -93,12 +93,12 @@ def _range_projected(M, K):
 
 
 def pcg_min_norm(shapes, matvec, rhs, K, M, *, project_preconditioner, rtol, atol, maxiter, x0, finish,
-                  kernel_name, missing_kernel, verify: bool = True) -> GramSolution:
+                  kernel_name, missing_kernel, verify: bool = True, energy_rtol: float = 0.0) -> GramSolution:
     """PCG on the range of a PSD operator with kernel K, then K projected out: the min-norm solution.
 
     ``shapes``: the Lie algebra block shapes; ``rhs`` and ``x0`` are tuples; ``finish`` maps each
     solution block (e.g. to its Hermitian part); ``K`` None means the kernel was not computed
-    (``missing_kernel`` says why).
+    (``missing_kernel`` says why). ``energy_rtol``: see :func:`dln_git.core.krylov.pcg`.
     """
     rnorm = norm(rhs)
     outside = 0.0
@@ -117,6 +117,7 @@ def pcg_min_norm(shapes, matvec, rhs, K, M, *, project_preconditioner, rtol, ato
         maxiter=maxiter,
         x0=None if x0 is None else pack(x0),
         verify=verify,
+        energy_rtol=energy_rtol,
     )
     xi = tuple(finish(m) for m in unpack(res.x, shapes))
     if K is not None and K.dim > 0:
