@@ -44,10 +44,9 @@ class L2Generator(_Failures):
     :data:`~dln_git.core.gram.segments.WARM_SEGMENT` hidden layers long: warm-started solves need
     few iterations, and the shorter sweep costs less per iteration.
 
-    ``energy_rtol > 0``: each solve stops once the velocity ``A_W(xi)`` is accurate to about
-    ``energy_rtol`` relative (:func:`dln_git.core.krylov.pcg`), with the residual threshold
-    lowered to ``ENERGY_RESIDUAL_FACTOR * rtol`` so that the energy criterion decides; ``rtol``
-    still decides when a failed solve is redone densely.
+    ``energy_rtol > 0``: each solve also waits until the velocity ``A_W(xi)`` is accurate to
+    about ``energy_rtol`` relative (or the residual is 1000 times below ``rtol``;
+    :func:`dln_git.core.krylov.pcg`).
     """
 
     def __init__(self, rtol: float, fixed_rhs=None, trivial_stabiliser: bool = False, energy_rtol: float = 0.0):
@@ -73,11 +72,8 @@ class L2Generator(_Failures):
         gram = GramOperator(W, trivial_kernel=self.trivial_stabiliser)
         x0 = self._last if self._hint is None else self._hint
         self._hint = None
-        if self.energy_rtol:
-            sol = gram.solve(rhs, rtol=ENERGY_RESIDUAL_FACTOR * self.rtol, x0=x0, energy_rtol=self.energy_rtol,
-                             preconditioner=self._preconditioner(gram))
-        else:
-            sol = gram.solve(rhs, rtol=self.rtol, x0=x0, preconditioner=self._preconditioner(gram))
+        sol = gram.solve(rhs, rtol=self.rtol, x0=x0, energy_rtol=self.energy_rtol,
+                         preconditioner=self._preconditioner(gram))
         self.iterations += sol.iterations
         self.solves += 1
         xi = sol.xi
@@ -99,10 +95,6 @@ class L2Generator(_Failures):
         return SegmentPreconditioner(gram.weights, gram.preconditioner("jacobi"),
                                      default_segments(hidden, WARM_SEGMENT))
 
-
-#: With an energy tolerance, the residual threshold is this fraction of ``rtol``: the energy
-#: criterion decides, the residual one only stops a solve that reaches rounding first.
-ENERGY_RESIDUAL_FACTOR = 1e-3
 
 #: Largest Lie algebra dimension for which a failed PCG solve is redone densely.
 DENSE_FALLBACK_DIM = 600
