@@ -156,10 +156,8 @@ def fiber_retraction(W0, failures: _Failures, max_iter: int = 4):
     ``max_iter`` steps is noted in ``failures`` (the run then reports non-convergence).
     """
     X0 = end_to_end_product(W0)
-    floor = max(4 * np.finfo(float).eps * max(float(np.linalg.norm(X0)), np.finfo(float).tiny),
-                product_rounding_level(W0))
-
     aim = 4 * np.finfo(float).eps * float(np.linalg.norm(X0))
+    floor = max(aim, 4 * np.finfo(float).eps * np.finfo(float).tiny, product_rounding_level(W0))
 
     def retract(W):
         for _ in range(max_iter):

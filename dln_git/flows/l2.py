@@ -80,9 +80,10 @@ def closed_in_float64(W, reg) -> bool:
 
 
 #: Relative energy-norm accuracy of the inner Gram solves, as a fraction of the step tolerance:
-#: PCG also stops once the velocity ``A_W(xi)`` is accurate to about ``ENERGY_FACTOR * rtol``
-#: (:func:`dln_git.core.krylov.pcg`). The residual threshold alone (:func:`_inner_rtol`, floored
-#: at 1e-12) leaves velocity errors of ``||r|| / sqrt(lambda_min)``: from scalar-gauged starts
+#: past its residual threshold PCG goes on until the velocity ``A_W(xi)`` is accurate to about
+#: ``ENERGY_FACTOR * rtol`` (:func:`dln_git.core.krylov.pcg`). The residual threshold alone
+#: (:func:`_inner_rtol`, floored at 1e-12) leaves velocity errors of ``||r|| / sqrt(lambda_min)``:
+#: from scalar-gauged starts
 #: ((4,)*6, hidden gauges 10^k with |k| <= 1..3, ``||mu_0|| / Rmin`` = 1e3..4e5) the limit of
 #: ``balance(method="l2")`` was 6e-8, 7e-7 and 8.5e-6 from a dense DOP853 reference at rtol 1e-13
 #: (itself consistent to 1e-12 with rtol 1e-12); with this criterion 5e-10, 1e-8 and 1.1e-8
@@ -289,8 +290,8 @@ def run_finite_time(opts: FlowOptions, *, method: str) -> FlowResult:
                      "not the fiber flow")
     if np.all(_end_to_end(W) == 0):
         notes.append("X = 0: the limit is W = 0, outside the orbit")
-    generator = L2Generator(_inner_rtol(opts.rtol), fixed_rhs=_moment_map(W), energy_rtol=_energy_rtol(opts.rtol),
-                            trivial_stabiliser=reg.stabiliser_dim == 0)
+    generator = L2Generator(_inner_rtol(opts.rtol), fixed_rhs=_moment_map(W),
+                            trivial_stabiliser=reg.stabiliser_dim == 0, energy_rtol=_energy_rtol(opts.rtol))
     if method == "scipy":
         res = run_scipy(W, orbit_velocity(generator), opts, flow=flow, ivp_method="DOP853", notes=notes,
                         time_name="s")

@@ -292,9 +292,9 @@ class GramOperator(LinearOperator):
         ``preconditioner``: a kind of :meth:`preconditioner` or a callable on tuples (symmetric
         positive semi-definite, e.g. one built on a nearby operator). ``x0``: warm start (a tuple
         like rhs, e.g. the solution at the previous iterate); the result is the same
-        minimum-norm solution, in fewer iterations when x0 is close. ``energy_rtol``: also stop
-        once the velocity ``A_W(xi)`` is accurate to about that relative error
-        (:func:`dln_git.core.krylov.pcg`).
+        minimum-norm solution, in fewer iterations when x0 is close. ``energy_rtol``: past the
+        residual threshold, go on until the velocity ``A_W(xi)`` is accurate to about that
+        relative error (:func:`dln_git.core.krylov.pcg`).
 
         Default ``"auto"``: see :func:`~dln_git.core.gram.preconditioners.auto_kind` for the rule
         and its measurements. ``"segments"`` on a singular operator whose kernel is not computed
