@@ -55,7 +55,6 @@ from ..core.moment_map import _moment_map, _regularizer
 from ..core.scaling import safe_norm
 from .lie_group import hermitian_eig
 from .newton_start import (
-    _pair_balance,  # noqa: F401  (its tests import it from here)
     compose_gauge,
     geometric_mean_sweep,
     merged_gauge,

@@ -179,19 +179,20 @@ def test_auto_kind_takes_segments_for_wide_chains_only():
         op.preconditioner("ilu")
 
 
-def test_segments_fall_back_to_block_lu_when_the_kernel_is_not_computed(monkeypatch):
+@pytest.mark.parametrize("method", ["solve", "solve_hermitian"])
+def test_segments_fall_back_to_block_lu_when_the_kernel_is_not_computed(monkeypatch, method):
     """A singular operator whose kernel is too large to compute: the segments cannot project it
-    out, so the solve runs with block_lu and says so."""
+    out, so the solve (and the Hermitian Newton solve) runs with block_lu and says so."""
     from dln_git.core import subspaces
 
     monkeypatch.setattr(subspaces, "MAX_CONSTRAINT_ENTRIES", 1)
     W = dg.random_weights((2, 4, 4, 4, 2), 1)
     mu = dg.moment_map(W)
     op = dg.gram_operator(W)
-    seg = op.solve(mu, rtol=1e-12, preconditioner="segments")
+    seg = getattr(op, method)(mu, rtol=1e-12, preconditioner="segments")
     assert op.kernel() is None
     assert "block_lu used instead of segments" in seg.message
-    blu = dg.gram_operator(W).solve(mu, rtol=1e-12, preconditioner="block_lu")
+    blu = getattr(dg.gram_operator(W), method)(mu, rtol=1e-12, preconditioner="block_lu")
     assert np.array_equal(dg.pack(seg.xi), dg.pack(blu.xi))
 
 

@@ -241,7 +241,7 @@ def test_hessian_identity(widths, cplx, hermitian):
                                                           ((3, 3), (3, 3), True)])
 def test_pair_balance_is_the_geometric_mean_oracle(shape_a, shape_b, cplx):
     """(g A, B g^{-1}) balanced, B A kept, R = ||B A||_* (the minimum over the pair's orbit)."""
-    from dln_git.flows.newton import _pair_balance
+    from dln_git.flows.newton_start import _pair_balance
 
     rng = np.random.default_rng(11)
     A, B = gaussian_weights((shape_a[1], shape_a[0], shape_b[0]), rng, cplx=cplx)
@@ -252,7 +252,7 @@ def test_pair_balance_is_the_geometric_mean_oracle(shape_a, shape_b, cplx):
 
 
 def test_pair_balance_rejects_singular_pairs():
-    from dln_git.flows.newton import _pair_balance
+    from dln_git.flows.newton_start import _pair_balance
 
     A, B = gaussian_weights((3, 3, 3), np.random.default_rng(2))
     A = A.copy()

@@ -25,9 +25,11 @@ from .frames import FRAME_KINDS, _check_bases, _compute_frames, _Frames, _frames
 from .kernels import HermitianKernel, hermitian_kernel
 from .preconditioners import (
     PRECONDITIONERS,
+    PROJECTED_KINDS,
     auto_kind,
     balanced_preconditioner,
     hermitian_form,
+    solve_kind,
     sylvester_preconditioner,
 )
 from .segments import SegmentPreconditioner
@@ -315,19 +317,12 @@ class GramOperator(LinearOperator):
         dtype = np.result_type(self.dtype, *rhs)
         rhs = tuple(r.astype(dtype, copy=False) for r in rhs)
         K = self.kernel()
-        missing = "" if K is not None else f"kernel not computed ({self._kernel_error})"
-        kind = preconditioner if callable(preconditioner) else (
-            auto_kind(self.widths) if preconditioner == "auto" else preconditioner)
-        if kind == "segments" and K is None:
-            # the transport spaces meet a large uncomputed kernel: without its projection the sweep
-            # can map the range into it (PCG diverged on (10, 60, 60, 60, 60, 10)); block_lu's
-            # pseudo-inverse keeps ker M inside ker A_W
-            kind = "block_lu"
-            missing += "; block_lu used instead of segments"
+        kind, note = solve_kind(preconditioner, self.widths, K)
+        missing = ("" if K is not None else f"kernel not computed ({self._kernel_error})") + note
         return pcg_min_norm(
             self.shapes,
             self._matvec, rhs, K, self._resolve_preconditioner(kind, hermitian=False),
-            project_preconditioner=kind in ("balanced", "segments"), rtol=rtol, atol=atol, maxiter=maxiter,
+            project_preconditioner=kind in PROJECTED_KINDS, rtol=rtol, atol=atol, maxiter=maxiter,
             x0=None if x0 is None else as_lie_algebra(x0, self.widths, "x0"), finish=np.array,
             kernel_name="stabiliser of dimension", missing_kernel=missing, energy_rtol=energy_rtol,
         )
@@ -406,15 +401,16 @@ class GramOperator(LinearOperator):
         rnorm = norm(rhs)
         complex_ = np.iscomplexobj(np.empty(0, dtype=dtype))
         HK = self.hermitian_kernel(complex_)
+        kind, note = solve_kind(preconditioner, self.widths, HK)
         shapes = self.shapes
         return pcg_min_norm(
             self.shapes,
             lambda v: pack(self.apply_hermitian(unpack(v, shapes))), rhs, HK,
-            self._resolve_preconditioner(preconditioner, hermitian=True),
-            project_preconditioner=preconditioner in ("balanced", "segments"), rtol=rtol, atol=atol, maxiter=maxiter,
+            self._resolve_preconditioner(kind, hermitian=True),
+            project_preconditioner=kind in PROJECTED_KINDS, rtol=rtol, atol=atol, maxiter=maxiter,
             x0=None if x0 is None else [herm_part(x) for x in as_lie_algebra(x0, self.widths, "x0")],
             finish=herm_part, verify=verify,
             kernel_name="Hermitian kernel of real dimension",
-            missing_kernel="" if HK is not None else str(self._herm_kernel[complex_][1]),
+            missing_kernel=("" if HK is not None else str(self._herm_kernel[complex_][1])) + note,
         )
 

@@ -54,6 +54,27 @@ def auto_kind(widths) -> str:
     return "segments"
 
 
+#: Kinds whose map a solve restricts to the range (the kernel projected out of M).
+PROJECTED_KINDS = ("balanced", "segments")
+
+
+def solve_kind(preconditioner, widths, kernel) -> tuple:
+    """The preconditioner kind a Gram solve uses (``"auto"`` resolved by :func:`auto_kind`,
+    callables kept) and a note for its message.
+
+    ``"segments"`` needs the kernel projected out: where it is not computed (``kernel`` None) the
+    transport spaces can meet a large kernel and the sweep map the range into it (PCG diverged on
+    (10, 60, 60, 60, 60, 10)), so ``"block_lu"`` is used, whose pseudo-inverse keeps ``ker M``
+    inside ``ker A_W``; the note says so.
+    """
+    if callable(preconditioner):
+        return preconditioner, ""
+    kind = auto_kind(widths) if preconditioner == "auto" else preconditioner
+    if kind == "segments" and kernel is None:
+        return "block_lu", "; block_lu used instead of segments"
+    return kind, ""
+
+
 @dataclass(frozen=True)
 class _Preconditioner:
     """``r -> M r`` on tuples, with the same map on packed vectors (``on_packed``, no copies)."""
